@@ -10,8 +10,15 @@
 //! tested against.
 
 pub mod avro;
+pub mod component;
+pub mod fold;
 pub mod generate;
+pub mod handover;
+pub mod identity;
 pub mod ids;
+pub mod journey;
 pub mod model;
 pub mod normalize;
+pub mod oracle;
+pub mod rules;
 pub mod store;

@@ -1,1 +1,68 @@
-//! placeholder
+//! The Kafka edges of journey-stitch: three stages, each a consumer group,
+//! composed into one [`Pipeline`] (one process runs all three by default).
+//!
+//! ```text
+//! cx.raw.<channel> ─normalise─▶ cx.journey.events (keyed by identifier)
+//!   ─identity (state: identifier → label; hops through <app>.identity-hops;
+//!              label merges on the compacted <app>.aliases)─▶ <app>.stitch (keyed by label)
+//!   ─stitch (state: label → component; RocksDB)─▶ handover / alerts / merges
+//! ```
+//! Bad input goes to the dead-letter topic at the stage that finds it.
+
+pub mod config;
+pub mod embedded;
+pub mod io;
+pub mod metrics;
+pub mod outputs;
+pub mod topics;
+
+mod aliases;
+mod identity_stage;
+mod normalise_stage;
+mod pipeline;
+mod records;
+mod stage;
+mod stitch_stage;
+
+use std::path::PathBuf;
+
+pub use config::{BatchConfig, KafkaConfig, RawTopic, TopicsConfig};
+pub use pipeline::{Counters, Health, Pipeline};
+
+/// Everything a [`Pipeline`] needs.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub kafka: KafkaConfig,
+    pub topics: TopicsConfig,
+    pub batch: BatchConfig,
+    pub normalize: journey_core::normalize::NormalizeConfig,
+    pub stitch: journey_core::fold::StitchConfig,
+    /// Where the RocksDB state lives (one database per instance).
+    pub state_dir: PathBuf,
+    pub framing: journey_core::avro::Framing,
+}
+
+/// Errors of the Kafka edges, classified by what to do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The cluster cannot be reached or refused a request (retry with backoff).
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The state store failed: stop consuming, report unhealthy.
+    #[error("state store: {0}")]
+    Store(#[from] journey_core::store::StoreError),
+    /// Configuration that cannot work.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A wait gave up.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// A stage stopped because of an internal error.
+    #[error("stage {stage} failed: {reason}")]
+    Stage { stage: &'static str, reason: String },
+}
+
+/// Partition of a 64-bit routing hash among `partitions`.
+pub(crate) fn partition_of(hash: u64, partitions: i32) -> i32 {
+    (hash % partitions.max(1) as u64) as i32
+}

@@ -1,0 +1,124 @@
+//! The stitch stage's unit of state: one identity component (the events whose
+//! identifiers are connected) and the ids and content hashes of what was
+//! already emitted for it. After new events, a watermark step or a merge of
+//! two components, [`ComponentState::evaluate`] re-folds the component and
+//! returns only the outputs that are new or changed, so that re-delivered
+//! input emits nothing twice and a late event emits corrections.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fold::{fold, FoldOutput, StitchConfig};
+use crate::ids::hash_parts;
+use crate::model::{Handover, JourneyAlert, JourneyEvent, MergeRecord};
+
+/// Format version of the stored bytes; bump with a migration when it changes.
+const VERSION: u8 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComponentState {
+    /// The component's events, in `(event_time, event_id)` order, each once.
+    pub events: Vec<JourneyEvent>,
+    /// Output id → hash of the content last emitted under it.
+    pub emitted: BTreeMap<String, u64>,
+    /// Emissions so far; each emission carries the next value as its revision,
+    /// so the latest version of an output id is the one with the highest revision.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+/// An output to produce downstream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Emission {
+    Handover(Handover),
+    Alert(JourneyAlert),
+    Merge(MergeRecord),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown component state version {0}")]
+    Version(u8),
+    #[error("corrupt component state: {0}")]
+    Corrupt(String),
+}
+
+impl ComponentState {
+    /// Adds an event; `false` when an event with that id is already here.
+    pub fn add(&mut self, e: JourneyEvent) -> bool {
+        match self.events.binary_search_by(|x| x.order_key().cmp(&e.order_key())) {
+            Ok(_) => false,
+            Err(_) if self.events.iter().any(|x| x.event_id == e.event_id) => false,
+            Err(pos) => {
+                self.events.insert(pos, e);
+                true
+            }
+        }
+    }
+
+    /// Takes in another component (identity joined them).
+    pub fn absorb(&mut self, other: ComponentState) {
+        for e in other.events {
+            self.add(e);
+        }
+        for (id, hash) in other.emitted {
+            self.emitted.entry(id).or_insert(hash);
+        }
+        self.revision = self.revision.max(other.revision);
+    }
+
+    /// Re-folds and returns the fold and the outputs that are new or changed,
+    /// each with its revision.
+    pub fn evaluate(&mut self, watermark_ms: i64, cfg: &StitchConfig) -> (FoldOutput, Vec<(Emission, u64)>) {
+        let out = fold(&self.events, watermark_ms, cfg);
+        let mut emit = Vec::new();
+        for h in &out.handovers {
+            if self.changed(&h.handover_id, h) {
+                emit.push((Emission::Handover(h.clone()), self.next_revision()));
+            }
+        }
+        for a in &out.alerts {
+            if self.changed(&a.alert_id, a) {
+                emit.push((Emission::Alert(a.clone()), self.next_revision()));
+            }
+        }
+        for m in &out.merges {
+            if self.changed(&m.merge_id, m) {
+                emit.push((Emission::Merge(m.clone()), self.next_revision()));
+            }
+        }
+        (out, emit)
+    }
+
+    fn next_revision(&mut self) -> u64 {
+        self.revision += 1;
+        self.revision
+    }
+
+    fn changed<T: Serialize>(&mut self, id: &str, value: &T) -> bool {
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let hash = hash_parts(&[&json]);
+        self.emitted.insert(id.to_string(), hash) != Some(hash)
+    }
+
+    /// The earliest promise due time after `watermark_ms`: when the component must be looked at again.
+    pub fn next_timer(&self, watermark_ms: i64) -> Option<i64> {
+        self.events.iter().filter_map(|e| e.promise.as_ref()).map(|p| p.due_ms).filter(|&d| d > watermark_ms).min()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![VERSION];
+        // Serialising plain data to a Vec cannot fail.
+        out.extend(serde_json::to_vec(self).unwrap_or_default());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match bytes.first() {
+            Some(&VERSION) => serde_json::from_slice(&bytes[1..]).map_err(|e| DecodeError::Corrupt(e.to_string())),
+            Some(&v) => Err(DecodeError::Version(v)),
+            None => Err(DecodeError::Corrupt("empty value".into())),
+        }
+    }
+}

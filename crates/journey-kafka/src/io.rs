@@ -1,0 +1,145 @@
+//! Plain producing and reading, for the demo, replay, bench and tests.
+//!
+//! "Read everything" never trusts high watermarks alone (Tansu reports wrong
+//! ones): it reads until every partition reported its end *and* no new record
+//! arrived for a quiet period.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::{KafkaConfig, PipelineError};
+
+/// Produces every record and waits until all are acknowledged; returns the count.
+pub fn produce_all<'a>(
+    kafka: &KafkaConfig,
+    records: impl Iterator<Item = (&'a str, Option<&'a [u8]>, &'a [u8])>,
+    progress: &dyn Fn(u64),
+) -> Result<u64, PipelineError> {
+    let producer: BaseProducer = kafka.producer_config().set("linger.ms", "20").create()?;
+    let mut n = 0u64;
+    for (topic, key, payload) in records {
+        let mut rec = BaseRecord::<[u8], [u8]>::to(topic).payload(payload);
+        if let Some(k) = key {
+            rec = rec.key(k);
+        }
+        let mut rec = Some(rec);
+        while let Some(r) = rec.take() {
+            match producer.send(r) {
+                Ok(()) => {}
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    producer.poll(Duration::from_millis(10));
+                    rec = Some(r);
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+        n += 1;
+        if n % 10_000 == 0 {
+            producer.poll(Duration::ZERO);
+            progress(n);
+        }
+    }
+    producer.flush(Duration::from_secs(120))?;
+    progress(n);
+    Ok(n)
+}
+
+/// One record as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ReadRecord {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+    }
+}
+
+/// Everything currently in `topic`, in partition then offset order.
+pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Result<Vec<ReadRecord>, PipelineError> {
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", format!("{}.reader", kafka.application_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .create()?;
+    let partitions = crate::topics::partition_count(kafka, topic)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let mut out = Vec::new();
+    let mut at_end: BTreeSet<i32> = BTreeSet::new();
+    let mut last_new = Instant::now();
+    loop {
+        let quiet = last_new.elapsed();
+        if (at_end.len() as i32 == partitions && quiet > Duration::from_millis(300)) || quiet > Duration::from_secs(5) {
+            break;
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => return Err(e.into()),
+            Some(Ok(m)) => {
+                at_end.remove(&m.partition());
+                last_new = Instant::now();
+                out.push(ReadRecord {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().map(<[u8]>::to_vec),
+                    headers: m
+                        .headers()
+                        .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|r| (r.partition, r.offset));
+    Ok(out)
+}
+
+/// The plain-consumer baseline: a consumer group draining `topics` until
+/// `expected` records were read (no processing). Returns count and elapsed time.
+pub fn drain_count(kafka: &KafkaConfig, topics: &[&str], group: &str, expected: u64) -> Result<(u64, Duration), PipelineError> {
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "50")
+        .create()?;
+    consumer.subscribe(topics)?;
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut bytes = 0usize;
+    while n < expected {
+        if start.elapsed() > Duration::from_secs(600) {
+            return Err(PipelineError::Timeout(format!("drained {n} of {expected} records in 600 s")));
+        }
+        if let Some(r) = consumer.poll(Duration::from_millis(100)) {
+            let m = r?;
+            // Touch the payload so the baseline reads what the pipeline reads.
+            bytes += m.payload().map_or(0, <[u8]>::len);
+            n += 1;
+        }
+    }
+    std::hint::black_box(bytes);
+    Ok((n, start.elapsed()))
+}

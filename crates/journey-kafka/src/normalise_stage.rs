@@ -1,0 +1,110 @@
+//! Stage 1, stateless: raw records of the six channels → canonical
+//! `JourneyEvent`s on the events topic, partitioned by the hash of their
+//! first (highest-priority) identifier; anything that cannot be understood →
+//! one dead letter with reason and source coordinates. After each batch it
+//! broadcasts its event-time watermark to every partition of the stitch
+//! topic, so that idle partitions still fire their timers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use journey_core::model::{Channel, SourceRef};
+use journey_core::normalize::{normalize, Format, NormalizeConfig};
+use journey_core::store::WriteBatch;
+use rdkafka::message::{BorrowedMessage, Message};
+use tracing::debug;
+
+use crate::metrics::Metrics;
+use crate::partition_of;
+use crate::records::*;
+use crate::stage::StageLogic;
+use crate::PipelineError;
+
+pub struct NormaliseStage {
+    pub formats: HashMap<String, (Channel, Format)>,
+    pub cfg: NormalizeConfig,
+    pub codecs: Codecs,
+    pub events_topic: String,
+    pub stitch_topic: String,
+    pub dlq_topic: String,
+    pub partitions: i32,
+    pub metrics: Arc<Metrics>,
+    pub watermark_ms: i64,
+    pub broadcast_ms: i64,
+}
+
+impl NormaliseStage {
+    fn dead_letter(&self, m: &BorrowedMessage<'_>, channel: &str, kind: &str, reason: &str, out: &mut Outgoing) {
+        self.metrics.dead_letters.with_label_values(&[channel, kind]).inc();
+        debug!(channel, kind, partition = m.partition(), offset = m.offset(), "dead letter");
+        out.push(
+            &self.dlq_topic,
+            None,
+            m.key().map(<[u8]>::to_vec),
+            m.payload().map(<[u8]>::to_vec),
+            vec![
+                (H_DLQ_REASON, reason.as_bytes().to_vec()),
+                (H_DLQ_KIND, kind.as_bytes().to_vec()),
+                (H_DLQ_CHANNEL, channel.as_bytes().to_vec()),
+                (H_SRC_TOPIC, m.topic().as_bytes().to_vec()),
+                (H_SRC_PARTITION, m.partition().to_string().into_bytes()),
+                (H_SRC_OFFSET, m.offset().to_string().into_bytes()),
+            ],
+        );
+    }
+}
+
+impl StageLogic for NormaliseStage {
+    const NAME: &'static str = "normalise";
+
+    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, _: &mut WriteBatch) -> Result<(), PipelineError> {
+        for m in batch {
+            let Some(&(channel, format)) = self.formats.get(m.topic()) else {
+                self.dead_letter(m, "unknown", "unknown_topic", "no channel configured for this topic", out);
+                continue;
+            };
+            self.metrics.events_in.with_label_values(&[channel.as_str()]).inc();
+            let Some(payload) = m.payload() else {
+                self.dead_letter(m, channel.as_str(), "empty_payload", "record has no value", out);
+                continue;
+            };
+            let source = SourceRef { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() };
+            match normalize(channel, format, payload, &source, &self.cfg) {
+                Err(e) => self.dead_letter(m, channel.as_str(), e.kind.as_str(), &e.to_string(), out),
+                Ok(events) => {
+                    for e in events {
+                        let Some(first) = e.identifiers.first() else { continue };
+                        let hash = first.hash64();
+                        let bytes = match self.codecs.event.encode(&e) {
+                            Ok(b) => b,
+                            Err(err) => {
+                                self.dead_letter(m, channel.as_str(), "encode", &err.to_string(), out);
+                                continue;
+                            }
+                        };
+                        self.watermark_ms = self.watermark_ms.max(e.event_time_ms);
+                        self.metrics.events_out.with_label_values(&[channel.as_str()]).inc();
+                        out.push(
+                            &self.events_topic,
+                            Some(partition_of(hash, self.partitions)),
+                            Some(format!("{hash:016x}").into_bytes()),
+                            Some(bytes),
+                            vec![(H_HOP, b"0".to_vec())],
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, out: &mut Outgoing, _: &mut WriteBatch) -> Result<(), PipelineError> {
+        if self.watermark_ms > self.broadcast_ms {
+            self.broadcast_ms = self.watermark_ms;
+            for p in 0..self.partitions {
+                out.push(&self.stitch_topic, Some(p), None, None, vec![(H_WATERMARK, self.watermark_ms.to_string().into_bytes())]);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,255 @@
+//! The pipeline handle: opens the state store, creates the internal topics,
+//! starts the three stages and the alias follower on their own threads, and
+//! reports health, progress and the final journeys.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use journey_core::journey::CustomerJourney;
+use journey_core::store::StateStore;
+use journey_store::{RocksStore, StoreOptions};
+use rdkafka::consumer::Consumer;
+use tracing::{error, info};
+
+use crate::aliases::{self, AliasTable};
+use crate::identity_stage::IdentityStage;
+use crate::metrics::Metrics;
+use crate::normalise_stage::NormaliseStage;
+use crate::records::Codecs;
+use crate::stage::{DeliveryCounter, Shared, StageConsumer, StageContext, StageLogic, StageProducer, StageRunner};
+use crate::stitch_stage::{self, StitchStage};
+use crate::topics::{create_topics, partition_count};
+use crate::{PipelineConfig, PipelineError};
+
+/// Liveness and readiness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub ready: bool,
+    pub healthy: bool,
+    pub detail: String,
+}
+
+/// Monotonic counts since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub raw_in: u64,
+    pub dead_letters: u64,
+    pub events_out: u64,
+    pub stitched: u64,
+    pub handovers: u64,
+    pub alerts: u64,
+    pub merges: u64,
+}
+
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+    store: Arc<RocksStore>,
+    threads: Vec<(&'static str, JoinHandle<Result<(), PipelineError>>)>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl Pipeline {
+    pub fn start(cfg: PipelineConfig, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
+        cfg.topics.validate().map_err(PipelineError::Config)?;
+        let k = &cfg.kafka;
+        let p = cfg.topics.partitions;
+        let hops = k.internal_topic("identity-hops");
+        let alias_topic = k.internal_topic("aliases");
+        let stitch = k.internal_topic("stitch");
+        let t = &cfg.topics;
+        create_topics(
+            k,
+            &[(&t.events, p), (&hops, p), (&alias_topic, p), (&stitch, p), (&t.handover, p), (&t.alerts, p), (&t.merges, p), (&t.dlq, p)],
+        )?;
+        for topic in [&t.events, &hops, &stitch] {
+            let n = partition_count(k, topic)?;
+            if n != p {
+                return Err(PipelineError::Config(format!(
+                    "topic {topic} has {n} partitions but `topics.partitions` is {p}: the events and internal topics must be co-partitioned"
+                )));
+            }
+        }
+        std::fs::create_dir_all(&cfg.state_dir)
+            .map_err(|e| PipelineError::Config(format!("field `state.dir`: cannot create {}: {e}", cfg.state_dir.display())))?;
+        let store = Arc::new(RocksStore::open(&cfg.state_dir, &StoreOptions::default())?);
+        let shared = Arc::new(Shared::default());
+        shared.touch();
+        let aliases = Arc::new(Mutex::new(AliasTable::default()));
+        let codecs = Codecs::new(cfg.framing);
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+
+        {
+            let (kafka, shared, aliases, topic) = (k.clone(), shared.clone(), aliases.clone(), alias_topic.clone());
+            threads.push(("aliases", std::thread::Builder::new().name("aliases".into()).spawn(move || aliases::follow(&kafka, &topic, p, aliases, shared)).map_err(spawn_err)?));
+        }
+
+        let formats: HashMap<String, _> = t.raw.iter().map(|r| (r.topic.clone(), (r.channel, r.format))).collect();
+        let raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
+        let normalise = NormaliseStage {
+            formats,
+            cfg: cfg.normalize.clone(),
+            codecs: codecs.clone(),
+            events_topic: t.events.clone(),
+            stitch_topic: stitch.clone(),
+            dlq_topic: t.dlq.clone(),
+            partitions: p,
+            metrics: metrics.clone(),
+            watermark_ms: i64::MIN,
+            broadcast_ms: i64::MIN,
+        };
+        let store_dyn: Arc<dyn StateStore> = store.clone();
+        let identity = IdentityStage {
+            store: store_dyn.clone(),
+            aliases: aliases.clone(),
+            codecs: codecs.clone(),
+            hops_topic: hops.clone(),
+            aliases_topic: alias_topic.clone(),
+            stitch_topic: stitch.clone(),
+            dlq_topic: t.dlq.clone(),
+            partitions: p,
+            metrics: metrics.clone(),
+        };
+        let stitcher = StitchStage::new(store_dyn.clone(), aliases, codecs, cfg.stitch.clone(), t, stitch.clone(), p, metrics.clone());
+
+        let env = StageEnv { cfg: &cfg, shared: &shared, metrics: &metrics, errors: &errors };
+        threads.push(env.spawn(normalise, &raw_topics, None, 0)?);
+        threads.push(env.spawn(identity, &[t.events.clone(), hops], Some(store_dyn.clone()), 1)?);
+        threads.push(env.spawn(stitcher, &[stitch], Some(store_dyn), 2)?);
+        shared.ready.store(true, Ordering::Relaxed);
+        info!(partitions = p, state_dir = %cfg.state_dir.display(), "pipeline started");
+        Ok(Pipeline { cfg, shared, metrics, store, threads, errors })
+    }
+
+    pub fn health(&self) -> Health {
+        let failed = self.shared.failed.load(Ordering::Relaxed);
+        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner()).join("; ");
+        Health {
+            ready: self.shared.ready.load(Ordering::Relaxed) && !failed,
+            healthy: !failed,
+            detail: if failed { errors } else { "ok".into() },
+        }
+    }
+
+    pub fn counters(&self) -> Counters {
+        let m = &self.metrics;
+        let sum = |v: &prometheus::IntCounterVec| -> u64 {
+            use prometheus::core::Collector;
+            v.collect().iter().flat_map(|f| f.get_metric()).map(|m| m.get_counter().get_value() as u64).sum()
+        };
+        Counters {
+            raw_in: sum(&m.events_in),
+            dead_letters: sum(&m.dead_letters),
+            events_out: sum(&m.events_out),
+            stitched: m.stitched.get(),
+            handovers: m.handovers.get(),
+            alerts: sum(&m.alerts),
+            merges: m.merges.get(),
+        }
+    }
+
+    /// Waits until `expected_raw` raw records were consumed and nothing happened for `quiet`.
+    pub fn wait_quiet(&self, expected_raw: u64, quiet: Duration, timeout: Duration) -> Result<(), PipelineError> {
+        let start = Instant::now();
+        loop {
+            if self.shared.failed.load(Ordering::Relaxed) {
+                return Err(PipelineError::Stage { stage: "pipeline", reason: self.health().detail });
+            }
+            let consumed = self.shared.processed[0].load(Ordering::Relaxed);
+            let since = self.shared.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
+            let idle = since.saturating_sub(self.shared.last_activity_ms.load(Ordering::Relaxed));
+            if consumed >= expected_raw && idle >= quiet.as_millis() as u64 {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(PipelineError::Timeout(format!("{consumed} of {expected_raw} raw records consumed, still busy")));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn journeys(&self) -> Result<Vec<CustomerJourney>, PipelineError> {
+        stitch_stage::journeys(self.store.as_ref(), self.cfg.topics.partitions, &self.cfg.stitch)
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Stops every stage after its current batch (which is flushed and committed).
+    pub fn shutdown(self) -> Result<(), PipelineError> {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        let mut first_err = None;
+        for (name, t) in self.threads {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert(PipelineError::Stage { stage: name, reason: "thread panicked".into() });
+                }
+            }
+        }
+        self.store.flush()?;
+        info!("pipeline stopped");
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn spawn_err(e: std::io::Error) -> PipelineError {
+    PipelineError::Stage { stage: "pipeline", reason: format!("cannot start thread: {e}") }
+}
+
+struct StageEnv<'a> {
+    cfg: &'a PipelineConfig,
+    shared: &'a Arc<Shared>,
+    metrics: &'a Arc<Metrics>,
+    errors: &'a Arc<Mutex<Vec<String>>>,
+}
+
+impl StageEnv<'_> {
+    fn spawn<L: StageLogic + Send + 'static>(
+        &self,
+        logic: L,
+        topics: &[String],
+        store: Option<Arc<dyn StateStore>>,
+        index: usize,
+    ) -> Result<(&'static str, JoinHandle<Result<(), PipelineError>>), PipelineError> {
+        let ctx = StageContext { stage: L::NAME, metrics: self.metrics.clone() };
+        let consumer: StageConsumer = self.cfg.kafka.consumer_config(L::NAME).set("statistics.interval.ms", "5000").create_with_context(ctx)?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&names)?;
+        let producer: StageProducer = self.cfg.kafka.producer_config().create_with_context(DeliveryCounter::default())?;
+        let runner = StageRunner {
+            logic,
+            consumer,
+            producer,
+            store,
+            shared: self.shared.clone(),
+            metrics: self.metrics.clone(),
+            max_records: self.cfg.batch.max_records,
+            max_wait: Duration::from_millis(self.cfg.batch.max_wait_ms),
+            index,
+        };
+        let (shared, errors) = (self.shared.clone(), self.errors.clone());
+        let handle = std::thread::Builder::new()
+            .name(L::NAME.into())
+            .spawn(move || {
+                let r = runner.run();
+                if let Err(e) = &r {
+                    error!(stage = L::NAME, error = %e, "stage stopped");
+                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{}: {e}", L::NAME));
+                    shared.failed.store(true, Ordering::Relaxed);
+                }
+                r
+            })
+            .map_err(spawn_err)?;
+        Ok((L::NAME, handle))
+    }
+}

@@ -1,0 +1,249 @@
+//! The loop every stage runs: poll a batch, skip what the state already
+//! holds, let the stage logic process it, produce its outputs and wait for
+//! their acknowledgement, then write state *and* input offsets in one
+//! atomic batch, and only then commit the offsets to Kafka (which reports
+//! progress; the stored offsets are the truth).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use journey_core::store::{StateStore, WriteBatch};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tracing::{debug, error, warn};
+
+use crate::metrics::Metrics;
+use crate::records::Outgoing;
+use crate::PipelineError;
+
+/// What a stage does with one batch.
+pub trait StageLogic {
+    const NAME: &'static str;
+
+    /// Processes records that the state does not hold yet.
+    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError>;
+
+    /// Called once per loop, also when nothing arrived (timers, moves).
+    fn tick(&mut self, _out: &mut Outgoing, _state: &mut WriteBatch) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// State shared between the stage threads and the pipeline handle.
+#[derive(Debug, Default)]
+pub struct Shared {
+    pub stop: AtomicBool,
+    pub failed: AtomicBool,
+    /// Records processed by each stage (normalise, identity, stitch).
+    pub processed: [AtomicU64; 3],
+    /// Milliseconds since the pipeline started when any stage last did work.
+    pub last_activity_ms: AtomicU64,
+    pub started: std::sync::OnceLock<Instant>,
+    pub ready: AtomicBool,
+}
+
+impl Shared {
+    pub fn touch(&self) {
+        let start = *self.started.get_or_init(Instant::now);
+        self.last_activity_ms.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Consumer context: records lag from librdkafka's statistics.
+pub struct StageContext {
+    pub stage: &'static str,
+    pub metrics: Arc<Metrics>,
+}
+
+impl ClientContext for StageContext {
+    fn stats(&self, stats: Statistics) {
+        let lag: i64 = stats
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.values())
+            .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
+            .map(|p| p.consumer_lag)
+            .sum();
+        self.metrics.consumer_lag.with_label_values(&[self.stage]).set(lag);
+    }
+}
+impl ConsumerContext for StageContext {}
+
+/// Producer context: counts failed deliveries so a batch never counts as done when one failed.
+#[derive(Default)]
+pub struct DeliveryCounter {
+    pub failed: AtomicU64,
+}
+
+impl ClientContext for DeliveryCounter {}
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            warn!(error = %e, "delivery failed");
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+pub type StageConsumer = BaseConsumer<StageContext>;
+pub type StageProducer = BaseProducer<DeliveryCounter>;
+
+pub struct StageRunner<L: StageLogic> {
+    pub logic: L,
+    pub consumer: StageConsumer,
+    pub producer: StageProducer,
+    /// `None` for a stateless stage: offsets live in Kafka only.
+    pub store: Option<Arc<dyn StateStore>>,
+    pub shared: Arc<Shared>,
+    pub metrics: Arc<Metrics>,
+    pub max_records: usize,
+    pub max_wait: Duration,
+    pub index: usize,
+}
+
+impl<L: StageLogic> StageRunner<L> {
+    pub fn run(mut self) -> Result<(), PipelineError> {
+        let mut stored: HashMap<(String, i32), i64> = HashMap::new();
+        let mut failures_seen = 0;
+        while !self.shared.stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            let mut batch: Vec<BorrowedMessage<'_>> = Vec::new();
+            let deadline = started + self.max_wait;
+            while batch.len() < self.max_records {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let timeout = if batch.is_empty() { self.max_wait.max(Duration::from_millis(50)) } else { left };
+                match self.consumer.poll(timeout) {
+                    None => break,
+                    Some(Ok(m)) => batch.push(m),
+                    Some(Err(KafkaError::PartitionEOF(_))) => {}
+                    Some(Err(e)) => {
+                        warn!(stage = L::NAME, error = %e, "consumer error, retrying");
+                        std::thread::sleep(Duration::from_millis(200));
+                        break;
+                    }
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            // Skip what durable state already holds (re-delivery after a crash).
+            if let Some(store) = &self.store {
+                let mut keep = Vec::with_capacity(batch.len());
+                for m in batch {
+                    let key = (m.topic().to_string(), m.partition());
+                    let next = match stored.get(&key) {
+                        Some(&n) => n,
+                        None => {
+                            let n = store.offset(&key.0, key.1)?.unwrap_or(-1);
+                            stored.insert(key, n);
+                            n
+                        }
+                    };
+                    if m.offset() >= next {
+                        keep.push(m);
+                    }
+                }
+                batch = keep;
+            }
+            let mut out = Outgoing::default();
+            let mut wb = WriteBatch::default();
+            if !batch.is_empty() {
+                self.logic.process(&batch, &mut out, &mut wb)?;
+            }
+            self.logic.tick(&mut out, &mut wb)?;
+            if batch.is_empty() && out.records.is_empty() && wb.is_empty() {
+                continue;
+            }
+            self.produce(out)?;
+            let failed = self.producer.context().failed.load(Ordering::Relaxed);
+            if failed > failures_seen {
+                failures_seen = failed;
+                return Err(PipelineError::Stage { stage: L::NAME, reason: "output delivery failed; state not advanced".into() });
+            }
+            // Offsets of this batch: highest offset + 1 per partition.
+            let mut next: HashMap<(&str, i32), i64> = HashMap::new();
+            for m in &batch {
+                let e = next.entry((m.topic(), m.partition())).or_insert(0);
+                *e = (*e).max(m.offset() + 1);
+            }
+            for ((topic, partition), n) in &next {
+                wb.offset(topic, *partition, *n);
+            }
+            if let Some(store) = &self.store {
+                if let Err(e) = store.write(wb) {
+                    self.metrics.state_write_errors.inc();
+                    error!(stage = L::NAME, error = %e, "state write failed, stopping consumption");
+                    return Err(e.into());
+                }
+                for ((topic, partition), n) in &next {
+                    stored.insert((topic.to_string(), *partition), *n);
+                }
+            }
+            if !next.is_empty() {
+                let mut tpl = TopicPartitionList::new();
+                for ((topic, partition), n) in &next {
+                    tpl.add_partition_offset(topic, *partition, Offset::Offset(*n))?;
+                }
+                if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+                    // The stored offsets are the truth; a failed commit only delays progress reports.
+                    debug!(stage = L::NAME, error = %e, "offset commit failed");
+                }
+                self.shared.processed[self.index].fetch_add(batch.len() as u64, Ordering::Relaxed);
+                self.shared.touch();
+            }
+            self.metrics.batch_seconds.with_label_values(&[L::NAME]).observe(started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    fn produce(&self, out: Outgoing) -> Result<(), PipelineError> {
+        if out.records.is_empty() {
+            return Ok(());
+        }
+        for r in &out.records {
+            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+            for (k, v) in &r.headers {
+                headers = headers.insert(Header { key: k, value: Some(v.as_slice()) });
+            }
+            let mut rec = BaseRecord::<[u8], [u8]>::to(&r.topic).headers(headers);
+            if let Some(p) = r.partition {
+                rec = rec.partition(p);
+            }
+            if let Some(k) = &r.key {
+                rec = rec.key(k.as_slice());
+            }
+            if let Some(v) = &r.payload {
+                rec = rec.payload(v.as_slice());
+            }
+            let mut pending = Some(rec);
+            while let Some(rec) = pending.take() {
+                match self.producer.send(rec) {
+                    Ok(()) => {}
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), rec)) => {
+                        self.producer.poll(Duration::from_millis(5));
+                        pending = Some(rec);
+                    }
+                    Err((e, _)) => return Err(e.into()),
+                }
+            }
+        }
+        // Wait for every acknowledgement before state advances (at-least-once).
+        loop {
+            match self.producer.flush(Duration::from_secs(5)) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::Flush(_)) if !self.shared.stop.load(Ordering::Relaxed) => {
+                    warn!(stage = L::NAME, "outputs not yet acknowledged, waiting");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Stage 3, keyed by component label: holds each identity component's
+//! events in RocksDB, re-folds a component when it changes (new events, a
+//! merged-in component, a timer due under the advancing watermark) and emits
+//! the handovers, alerts and merges that are new or changed.
+//!
+//! Records addressed to a label that has become an alias are forwarded to
+//! the winner's partition; a loser's stored state moves there as one record.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use journey_core::component::{ComponentState, Emission};
+use journey_core::fold::StitchConfig;
+use journey_core::journey::CustomerJourney;
+use journey_core::model::JourneyEvent;
+use journey_core::store::{StateStore, Table, WriteBatch};
+use rdkafka::message::{BorrowedMessage, Message};
+use tracing::warn;
+
+use crate::aliases::{lock, SharedAliases};
+use crate::metrics::Metrics;
+use crate::partition_of;
+use crate::records::*;
+use crate::stage::StageLogic;
+use crate::PipelineError;
+
+const WATERMARK_KEY: &[u8] = b"watermark";
+
+pub struct StitchStage {
+    pub store: Arc<dyn StateStore>,
+    pub aliases: SharedAliases,
+    pub codecs: Codecs,
+    pub cfg: StitchConfig,
+    pub stitch_topic: String,
+    pub handover_topic: String,
+    pub alerts_topic: String,
+    pub merges_topic: String,
+    pub dlq_topic: String,
+    pub partitions: i32,
+    pub metrics: Arc<Metrics>,
+    watermarks: HashMap<i32, i64>,
+    ran: bool,
+}
+
+/// The components touched in one batch.
+#[derive(Default)]
+struct Touched {
+    comps: HashMap<u64, ComponentState>,
+    dirty: HashSet<u64>,
+    deleted: HashSet<u64>,
+}
+
+impl StitchStage {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        aliases: SharedAliases,
+        codecs: Codecs,
+        cfg: StitchConfig,
+        topics: &crate::TopicsConfig,
+        stitch_topic: String,
+        partitions: i32,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        StitchStage {
+            store,
+            aliases,
+            codecs,
+            cfg,
+            stitch_topic,
+            handover_topic: topics.handover.clone(),
+            alerts_topic: topics.alerts.clone(),
+            merges_topic: topics.merges.clone(),
+            dlq_topic: topics.dlq.clone(),
+            partitions,
+            metrics,
+            watermarks: HashMap::new(),
+            ran: false,
+        }
+    }
+
+    fn watermark(&mut self, partition: i32) -> Result<i64, PipelineError> {
+        if let Some(&w) = self.watermarks.get(&partition) {
+            return Ok(w);
+        }
+        let w = stored_watermark(self.store.as_ref(), partition)?;
+        self.watermarks.insert(partition, w);
+        Ok(w)
+    }
+
+    fn load<'t>(&self, t: &'t mut Touched, label: u64) -> Result<&'t mut ComponentState, PipelineError> {
+        if !t.comps.contains_key(&label) {
+            let p = partition_of(label, self.partitions);
+            let state = match self.store.get(Table::Components, p, &label.to_be_bytes())? {
+                Some(bytes) => ComponentState::decode(&bytes)
+                    .map_err(|e| PipelineError::Stage { stage: "stitch", reason: e.to_string() })?,
+                None => ComponentState::default(),
+            };
+            t.comps.insert(label, state);
+        }
+        t.deleted.remove(&label);
+        Ok(t.comps.get_mut(&label).expect("inserted above"))
+    }
+
+    fn exists(&self, t: &Touched, label: u64) -> Result<bool, PipelineError> {
+        if t.deleted.contains(&label) {
+            return Ok(false);
+        }
+        if t.comps.get(&label).is_some_and(|c| !c.events.is_empty()) {
+            return Ok(true);
+        }
+        let p = partition_of(label, self.partitions);
+        Ok(self.store.get(Table::Components, p, &label.to_be_bytes())?.is_some())
+    }
+
+    /// Moves the state of labels that became aliases to their winners.
+    fn apply_moves(&mut self, t: &mut Touched, out: &mut Outgoing) -> Result<(), PipelineError> {
+        let moves = lock(&self.aliases).take_moves();
+        for (loser, _) in moves {
+            if !self.exists(t, loser)? {
+                continue;
+            }
+            let winner = lock(&self.aliases).resolve(loser);
+            let state = std::mem::take(self.load(t, loser)?);
+            t.comps.remove(&loser);
+            t.dirty.remove(&loser);
+            t.deleted.insert(loser);
+            self.receive_state(t, out, winner, state)?;
+        }
+        Ok(())
+    }
+
+    fn receive_state(&mut self, t: &mut Touched, out: &mut Outgoing, label: u64, state: ComponentState) -> Result<(), PipelineError> {
+        let root = lock(&self.aliases).resolve(label);
+        let p = partition_of(root, self.partitions);
+        // Only partitions this instance owns hold state here; others get the record.
+        if self.owns(p) {
+            self.load(t, root)?.absorb(state);
+            t.dirty.insert(root);
+        } else {
+            out.push(&self.stitch_topic, Some(p), Some(root.to_be_bytes().to_vec()), Some(state.encode()), vec![(H_LABEL, root.to_string().into_bytes()), (H_MOVE, b"1".to_vec())]);
+        }
+        Ok(())
+    }
+
+    /// With one database per instance, a partition is ours when its records reach us;
+    /// records for other partitions are always forwarded through Kafka.
+    fn owns(&self, _partition: i32) -> bool {
+        true
+    }
+
+    fn run(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
+        let mut t = Touched::default();
+        self.apply_moves(&mut t, out)?;
+        let mut advanced: HashSet<i32> = HashSet::new();
+        for m in batch {
+            let partition = m.partition();
+            let headers = m.headers();
+            if let Some(wm) = header_i64(headers, H_WATERMARK) {
+                if wm > self.watermark(partition)? {
+                    self.watermarks.insert(partition, wm);
+                    advanced.insert(partition);
+                }
+                continue;
+            }
+            let (Some(label), Some(payload)) = (header_u64(headers, H_LABEL), m.payload()) else {
+                warn!(partition, offset = m.offset(), "stitch record without label or payload ignored");
+                continue;
+            };
+            let root = lock(&self.aliases).resolve(label);
+            let root_partition = partition_of(root, self.partitions);
+            if header(headers, H_MOVE).is_some() {
+                match ComponentState::decode(payload) {
+                    Ok(s) => self.receive_state(&mut t, out, root, s)?,
+                    Err(e) => self.dead_letter(m, &e.to_string(), out),
+                }
+                continue;
+            }
+            if root_partition != partition {
+                out.push(&self.stitch_topic, Some(root_partition), Some(root.to_be_bytes().to_vec()), Some(payload.to_vec()), vec![(H_LABEL, root.to_string().into_bytes())]);
+                continue;
+            }
+            let event: JourneyEvent = match self.codecs.event.decode(payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.dead_letter(m, &e.to_string(), out);
+                    continue;
+                }
+            };
+            if event.event_time_ms > self.watermark(partition)? {
+                self.watermarks.insert(partition, event.event_time_ms);
+                advanced.insert(partition);
+            }
+            if self.load(&mut t, root)?.add(event) {
+                self.metrics.stitched.inc();
+                t.dirty.insert(root);
+            }
+        }
+        // Timers due under the advanced watermarks.
+        for &p in &advanced {
+            let wm = self.watermark(p)?;
+            for (key, _) in self.store.scan(Table::Timers, p, b"")? {
+                let Some((due, label)) = decode_timer(&key) else { continue };
+                if due > wm {
+                    break;
+                }
+                state.delete(Table::Timers, p, key);
+                let root = lock(&self.aliases).resolve(label);
+                if self.exists(&t, root)? {
+                    self.load(&mut t, root)?;
+                    t.dirty.insert(root);
+                }
+            }
+            state.put(Table::Meta, p, WATERMARK_KEY.to_vec(), wm.to_be_bytes().to_vec());
+        }
+        self.metrics.components.set(t.dirty.len() as i64);
+        let mut dirty: Vec<u64> = t.dirty.iter().copied().collect();
+        dirty.sort_unstable();
+        for label in dirty {
+            let p = partition_of(label, self.partitions);
+            let wm = self.watermark(p)?;
+            let comp = t.comps.get_mut(&label).expect("dirty components are loaded");
+            self.metrics.component_size.observe(comp.events.len() as f64);
+            let (fold, emissions) = comp.evaluate(wm, &self.cfg);
+            for r in &fold.refused_links {
+                self.metrics.refused_links.with_label_values(&[r.reason.as_str()]).inc();
+            }
+            if let Some(due) = comp.next_timer(wm) {
+                state.put(Table::Timers, p, encode_timer(due, label), Vec::new());
+            }
+            for (emission, revision) in emissions {
+                self.emit(emission, revision, out)?;
+            }
+            state.put(Table::Components, p, label.to_be_bytes().to_vec(), comp.encode());
+        }
+        for label in t.deleted {
+            state.delete(Table::Components, partition_of(label, self.partitions), label.to_be_bytes().to_vec());
+        }
+        Ok(())
+    }
+
+    fn emit(&self, emission: Emission, revision: u64, out: &mut Outgoing) -> Result<(), PipelineError> {
+        let encode_err = |e: journey_core::avro::AvroError| PipelineError::Stage { stage: "stitch", reason: e.to_string() };
+        let (topic, id, customer, bytes) = match &emission {
+            Emission::Handover(h) => {
+                self.metrics.handovers.inc();
+                (&self.handover_topic, &h.handover_id, &h.customer_id, self.codecs.handover.encode(h).map_err(encode_err)?)
+            }
+            Emission::Alert(a) => {
+                self.metrics.alerts.with_label_values(&[a.rule.as_str()]).inc();
+                (&self.alerts_topic, &a.alert_id, &a.customer_id, self.codecs.alert.encode(a).map_err(encode_err)?)
+            }
+            Emission::Merge(m) => {
+                self.metrics.merges.inc();
+                (&self.merges_topic, &m.merge_id, &m.winner, self.codecs.merge.encode(m).map_err(encode_err)?)
+            }
+        };
+        out.push(
+            topic,
+            None,
+            Some(customer.as_bytes().to_vec()),
+            Some(bytes),
+            vec![(H_ID, id.as_bytes().to_vec()), (H_REVISION, revision.to_string().into_bytes())],
+        );
+        Ok(())
+    }
+
+    fn dead_letter(&self, m: &BorrowedMessage<'_>, reason: &str, out: &mut Outgoing) {
+        self.metrics.dead_letters.with_label_values(&["internal", "decode"]).inc();
+        out.push(
+            &self.dlq_topic,
+            None,
+            m.key().map(<[u8]>::to_vec),
+            m.payload().map(<[u8]>::to_vec),
+            vec![
+                (H_DLQ_REASON, reason.as_bytes().to_vec()),
+                (H_DLQ_KIND, b"decode".to_vec()),
+                (H_SRC_TOPIC, m.topic().as_bytes().to_vec()),
+                (H_SRC_PARTITION, m.partition().to_string().into_bytes()),
+                (H_SRC_OFFSET, m.offset().to_string().into_bytes()),
+            ],
+        );
+    }
+}
+
+impl StageLogic for StitchStage {
+    const NAME: &'static str = "stitch";
+
+    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
+        self.ran = true;
+        self.run(batch, out, state)
+    }
+
+    fn tick(&mut self, out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
+        // Moves are applied against durable state: only in a round without a batch.
+        if std::mem::replace(&mut self.ran, false) {
+            return Ok(());
+        }
+        self.run(&[], out, state)
+    }
+}
+
+fn stored_watermark(store: &dyn StateStore, partition: i32) -> Result<i64, PipelineError> {
+    Ok(store
+        .get(Table::Meta, partition, WATERMARK_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(i64::MIN, i64::from_be_bytes))
+}
+
+/// Timer keys sort by due time: the sign-flipped big-endian due, then the label.
+fn encode_timer(due: i64, label: u64) -> Vec<u8> {
+    let mut k = ((due as u64) ^ (1 << 63)).to_be_bytes().to_vec();
+    k.extend_from_slice(&label.to_be_bytes());
+    k
+}
+
+fn decode_timer(key: &[u8]) -> Option<(i64, u64)> {
+    let due = u64::from_be_bytes(key.get(..8)?.try_into().ok()?) ^ (1 << 63);
+    let label = u64::from_be_bytes(key.get(8..16)?.try_into().ok()?);
+    Some((due as i64, label))
+}
+
+/// Every customer's final journey held in `store`, folded at each partition's watermark.
+pub fn journeys(store: &dyn StateStore, partitions: i32, cfg: &StitchConfig) -> Result<Vec<CustomerJourney>, PipelineError> {
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        let wm = stored_watermark(store, p)?;
+        for (_, bytes) in store.scan(Table::Components, p, b"")? {
+            let comp = ComponentState::decode(&bytes).map_err(|e| PipelineError::Stage { stage: "stitch", reason: e.to_string() })?;
+            out.extend(journey_core::fold::fold(&comp.events, wm, cfg).customers);
+        }
+    }
+    out.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_keys_sort_by_due_time() {
+        let a = encode_timer(-5, 9);
+        let b = encode_timer(3, 1);
+        assert!(a < b);
+        assert_eq!(decode_timer(&b), Some((3, 1)));
+        assert_eq!(decode_timer(&a), Some((-5, 9)));
+    }
+}
