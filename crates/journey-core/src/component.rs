@@ -34,6 +34,9 @@ pub enum Emission {
     Handover(Handover),
     Alert(JourneyAlert),
     Merge(MergeRecord),
+    /// An output emitted earlier that the component no longer produces (a
+    /// late or re-routed event changed history): consumers drop this id.
+    Retract(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +90,19 @@ impl ComponentState {
             if self.changed(&m.merge_id, m) {
                 emit.push((Emission::Merge(m.clone()), self.next_revision()));
             }
+        }
+        let current: std::collections::BTreeSet<&str> = out
+            .handovers
+            .iter()
+            .map(|h| h.handover_id.as_str())
+            .chain(out.alerts.iter().map(|a| a.alert_id.as_str()))
+            .chain(out.merges.iter().map(|m| m.merge_id.as_str()))
+            .collect();
+        let vanished: Vec<String> = self.emitted.keys().filter(|id| !current.contains(id.as_str())).cloned().collect();
+        for id in vanished {
+            self.emitted.remove(&id);
+            let revision = self.next_revision();
+            emit.push((Emission::Retract(id), revision));
         }
         (out, emit)
     }

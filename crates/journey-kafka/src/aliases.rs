@@ -62,10 +62,6 @@ impl AliasTable {
     pub fn take_moves(&mut self) -> Vec<(u64, u64)> {
         std::mem::take(&mut self.moves)
     }
-
-    pub fn len(&self) -> usize {
-        self.parent.len()
-    }
 }
 
 pub type SharedAliases = Arc<Mutex<AliasTable>>;

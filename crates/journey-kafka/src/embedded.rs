@@ -5,7 +5,7 @@
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
-use crate::PipelineError;
+use crate::{KafkaConfig, PipelineError, TopicsConfig};
 
 /// Keep it alive as long as clients use it.
 pub struct MockBroker {
@@ -20,6 +20,22 @@ impl MockBroker {
 
     pub fn bootstrap(&self) -> String {
         self.cluster.bootstrap_servers()
+    }
+
+    /// Creates every topic a pipeline with this configuration uses (the mock
+    /// cluster does not implement the admin API's CreateTopics).
+    pub fn create_pipeline_topics(&self, kafka: &KafkaConfig, topics: &TopicsConfig, raw_partitions: i32) -> Result<(), PipelineError> {
+        let p = topics.partitions;
+        for r in &topics.raw {
+            self.cluster.create_topic(&r.topic, raw_partitions, 1)?;
+        }
+        for t in [&topics.events, &topics.handover, &topics.alerts, &topics.merges, &topics.dlq] {
+            self.cluster.create_topic(t, p, 1)?;
+        }
+        for name in ["identity-hops", "aliases", "stitch"] {
+            self.cluster.create_topic(&kafka.internal_topic(name), p, 1)?;
+        }
+        Ok(())
     }
 
     /// The mock cluster, for fault injection in tests.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use journey_core::model::JourneyEvent;
 use journey_core::store::{StateStore, Table, WriteBatch};
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{BorrowedMessage, Message};
 
 use crate::aliases::{lock, SharedAliases};
 use crate::metrics::Metrics;

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub alerts: IntCounterVec,
     pub handovers: IntCounter,
     pub merges: IntCounter,
+    /// Outputs withdrawn after history changed (late or re-routed events).
+    pub retractions: IntCounter,
     pub refused_links: IntCounterVec,
     /// Events applied to journey state.
     pub stitched: IntCounter,
@@ -51,6 +53,7 @@ impl Metrics {
         let refused_links = counter_vec("identity_refused_links_total", "Identity links refused by a guard.", &["guard"]);
         let handovers = counter("handovers_total", "Handover records emitted.");
         let merges = counter("merges_total", "Identity merge records emitted.");
+        let retractions = counter("retractions_total", "Outputs retracted because a late or re-routed event changed history.");
         let stitched = counter("stitched_events_total", "Events applied to journey state.");
         let state_write_errors = counter("state_write_errors_total", "Failed state writes (the stage stops).");
         let batch_seconds = HistogramVec::new(
@@ -83,6 +86,7 @@ impl Metrics {
             alerts,
             handovers,
             merges,
+            retractions,
             refused_links,
             stitched,
             batch_seconds,

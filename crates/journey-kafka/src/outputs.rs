@@ -64,9 +64,11 @@ impl Outputs {
 
 /// Decodes every record and keeps, per output id, the one with the highest revision.
 fn latest<T: DeserializeOwned>(records: Vec<ReadRecord>, codec: &AvroCodec) -> Result<Vec<T>, PipelineError> {
-    let mut by_id: BTreeMap<Vec<u8>, (u64, Vec<u8>)> = BTreeMap::new();
+    // id → (revision, payload; `None` when retracted)
+    let mut by_id: BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)> = BTreeMap::new();
     for r in records {
-        let (Some(id), Some(payload)) = (r.header(H_ID).map(<[u8]>::to_vec), r.payload.clone()) else { continue };
+        let Some(id) = r.header(H_ID).map(<[u8]>::to_vec) else { continue };
+        let payload = if r.header(H_RETRACTED).is_some() { None } else { r.payload.clone() };
         let revision = r.header(H_REVISION).and_then(|v| std::str::from_utf8(v).ok()?.parse().ok()).unwrap_or(0);
         match by_id.get(&id) {
             Some((rev, _)) if *rev >= revision => {}
@@ -77,6 +79,7 @@ fn latest<T: DeserializeOwned>(records: Vec<ReadRecord>, codec: &AvroCodec) -> R
     }
     by_id
         .into_values()
-        .map(|(_, bytes)| codec.decode(&bytes).map_err(|e| PipelineError::Stage { stage: "outputs", reason: e.to_string() }))
+        .filter_map(|(_, payload)| payload)
+        .map(|bytes| codec.decode(&bytes).map_err(|e| PipelineError::Stage { stage: "outputs", reason: e.to_string() }))
         .collect()
 }

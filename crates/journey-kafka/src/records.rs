@@ -13,6 +13,8 @@ pub const H_WATERMARK: &str = "js.watermark";
 pub const H_MOVE: &str = "js.move";
 /// How many times an output id was emitted (the latest revision wins).
 pub const H_REVISION: &str = "js.revision";
+/// The record retracts the output id it names (value is null).
+pub const H_RETRACTED: &str = "js.retracted";
 /// The output id (alert, handover or merge id).
 pub const H_ID: &str = "js.id";
 // Dead-letter headers.

@@ -112,7 +112,7 @@ pub struct StageRunner<L: StageLogic> {
 impl<L: StageLogic> StageRunner<L> {
     pub fn run(mut self) -> Result<(), PipelineError> {
         let mut stored: HashMap<(String, i32), i64> = HashMap::new();
-        let mut failures_seen = 0;
+        let failures_seen = self.producer.context().failed.load(Ordering::Relaxed);
         while !self.shared.stop.load(Ordering::Relaxed) {
             let started = Instant::now();
             let mut batch: Vec<BorrowedMessage<'_>> = Vec::new();
@@ -165,7 +165,6 @@ impl<L: StageLogic> StageRunner<L> {
             self.produce(out)?;
             let failed = self.producer.context().failed.load(Ordering::Relaxed);
             if failed > failures_seen {
-                failures_seen = failed;
                 return Err(PipelineError::Stage { stage: L::NAME, reason: "output delivery failed; state not advanced".into() });
             }
             // Offsets of this batch: highest offset + 1 per partition.

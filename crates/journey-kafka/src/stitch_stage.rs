@@ -254,6 +254,22 @@ impl StitchStage {
                 self.metrics.merges.inc();
                 (&self.merges_topic, &m.merge_id, &m.winner, self.codecs.merge.encode(m).map_err(encode_err)?)
             }
+            Emission::Retract(id) => {
+                let topic = match id.split('-').next() {
+                    Some("ho") => &self.handover_topic,
+                    Some("al") => &self.alerts_topic,
+                    _ => &self.merges_topic,
+                };
+                self.metrics.retractions.inc();
+                out.push(
+                    topic,
+                    None,
+                    Some(id.as_bytes().to_vec()),
+                    None,
+                    vec![(H_ID, id.as_bytes().to_vec()), (H_REVISION, revision.to_string().into_bytes()), (H_RETRACTED, b"1".to_vec())],
+                );
+                return Ok(());
+            }
         };
         out.push(
             topic,

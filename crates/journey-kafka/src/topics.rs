@@ -10,8 +10,17 @@ use crate::{KafkaConfig, PipelineError};
 
 /// Creates the topics that do not exist yet; existing ones are left as they are.
 pub fn create_topics(kafka: &KafkaConfig, topics: &[(&str, i32)]) -> Result<(), PipelineError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let probe: BaseConsumer = kafka.client_config().create()?;
+    let md = probe.fetch_metadata(None, Duration::from_secs(10))?;
+    let existing: std::collections::HashSet<&str> =
+        md.topics().iter().filter(|t| !t.partitions().is_empty()).map(|t| t.name()).collect();
+    let missing: Vec<&(&str, i32)> = topics.iter().filter(|(name, _)| !existing.contains(name)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
     let admin: AdminClient<DefaultClientContext> = kafka.client_config().create()?;
-    let new: Vec<NewTopic<'_>> = topics
+    let new: Vec<NewTopic<'_>> = missing
         .iter()
         .map(|(name, partitions)| {
             NewTopic::new(name, *partitions, TopicReplication::Fixed(1)).set("retention.ms", "-1")

@@ -32,10 +32,10 @@
 //!
 //! A failed write (disk full, I/O error) is reported as
 //! [`StoreError::Io`](journey_core::store::StoreError::Io) and applies
-//! nothing; RocksDB then refuses further writes until the store is reopened,
-//! so the stage must stop consuming, report unhealthy and reopen once the
-//! cause is gone. Errors never carry keys or values: they can be personal
-//! data.
+//! nothing; RocksDB may then refuse every further write until the store is
+//! reopened, so the stage must stop consuming, report unhealthy and reopen
+//! once the cause is gone. Errors never carry keys or values: they can be
+//! personal data.
 
 mod keys;
 mod options;

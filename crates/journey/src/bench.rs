@@ -81,7 +81,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
     eprintln!("generated {} raw events in {:.1} s", records.len(), t.elapsed().as_secs_f64());
     let embedded = Embedded::start("journey-bench")?;
     let kafka = embedded.kafka.clone();
-    embedded::create_topics(&kafka, &topics)?;
+    embedded.create_topics(&topics)?;
     let t = Instant::now();
     let n = embedded::produce(&kafka, &records, false)?;
     drop(records);

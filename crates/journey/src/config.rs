@@ -221,7 +221,7 @@ impl Config {
         f.merge(
             Env::prefixed(ENV_PREFIX)
                 .split("__")
-                .filter(|key| SECTIONS.contains(&key.as_str().split('.').next().unwrap_or(""))),
+                .filter(|key| SECTIONS.contains(&section_of(&key.as_str().to_ascii_lowercase()))),
         )
     }
 
@@ -303,6 +303,12 @@ impl Config {
             framing,
         })
     }
+}
+
+/// The first level of an environment key, whether or not `__` was already turned into `.`.
+fn section_of(key: &str) -> &str {
+    let end = [key.find('.'), key.find("__")].into_iter().flatten().min().unwrap_or(key.len());
+    &key[..end]
 }
 
 /// One figment error as a line: the field path first, then what is wrong and where it came from.

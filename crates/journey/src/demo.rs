@@ -60,7 +60,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let embedded = Embedded::start("journey-demo")?;
-    embedded::create_topics(&embedded.kafka, &topics)?;
+    embedded.create_topics(&topics)?;
     let produced = embedded::produce(&embedded.kafka, &records, false)?;
     let cfg = PipelineConfig {
         kafka: embedded.kafka.clone(),
@@ -156,6 +156,8 @@ fn summary(args: &DemoArgs, g: &Generated, topics: &TopicsConfig, out: &RunOutpu
     s
 }
 
+const HOUR_MS: i64 = 3_600_000;
+
 /// The order in which story kinds are preferred as examples.
 const EXAMPLE_KINDS: [StoryKind; 6] = [
     StoryKind::BrokenRefundPromise,
@@ -206,7 +208,10 @@ fn examples(g: &Generated, out: &RunOutputs) -> String {
             alerts.len(),
             merges.len()
         ));
-        s.push_str(&timeline::render(journey, &handovers, &alerts, &merges, &TimeZone::UTC, 18));
+        // The story's time span, widened to show what it caused (broken promises fire later).
+        let last_output = alerts.iter().map(|a| a.fired_at_ms).chain(handovers.iter().map(|h| h.trigger.event_time_ms)).max();
+        let window = (story.start_ms - HOUR_MS, story.end_ms.max(last_output.unwrap_or(i64::MIN)) + HOUR_MS);
+        s.push_str(&timeline::render(journey, &handovers, &alerts, &merges, &TimeZone::UTC, Some(window), 16));
         shown += 1;
     }
     if shown == 0 {

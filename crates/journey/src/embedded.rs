@@ -25,7 +25,7 @@ pub const QUIET: Duration = Duration::from_millis(1500);
 /// A running in-process broker and the Kafka settings that reach it.
 pub struct Embedded {
     /// Kept alive while the broker is used.
-    _broker: MockBroker,
+    broker: MockBroker,
     pub kafka: KafkaConfig,
 }
 
@@ -42,28 +42,23 @@ impl Embedded {
             ..KafkaConfig::default()
         };
         tracing::info!(bootstrap = %kafka.bootstrap_servers, "in-process broker started");
-        Ok(Embedded { _broker: broker, kafka })
+        Ok(Embedded { broker, kafka })
     }
 }
 
-/// Creates the raw, canonical-event and output topics with `topics.partitions` partitions.
-///
-/// # Errors
-/// When the broker refuses a topic.
-pub fn create_topics(kafka: &KafkaConfig, topics: &TopicsConfig) -> anyhow::Result<()> {
-    let mut names: Vec<&str> = topics.raw.iter().map(|r| r.topic.as_str()).collect();
-    names.extend([
-        topics.events.as_str(),
-        topics.handover.as_str(),
-        topics.alerts.as_str(),
-        topics.merges.as_str(),
-        topics.dlq.as_str(),
-    ]);
-    names.sort_unstable();
-    names.dedup();
-    let with_partitions: Vec<(&str, i32)> = names.iter().map(|n| (*n, topics.partitions)).collect();
-    journey_kafka::topics::create_topics(kafka, &with_partitions).context("cannot create topics")?;
-    Ok(())
+impl Embedded {
+    /// Creates every topic the pipeline uses (raw, canonical events, outputs,
+    /// internal) with `topics.partitions` partitions. The mock cluster does not
+    /// implement the admin API's CreateTopics, so this goes through the broker.
+    ///
+    /// # Errors
+    /// When the mock cluster refuses a topic.
+    pub fn create_topics(&self, topics: &TopicsConfig) -> anyhow::Result<()> {
+        self.broker
+            .create_pipeline_topics(&self.kafka, topics, topics.partitions)
+            .context("cannot create topics")?;
+        Ok(())
+    }
 }
 
 /// The raw topic that carries `channel` (the first one configured).

@@ -117,7 +117,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
     config.kafka = embedded.kafka.clone();
     let kafka = config.kafka.clone();
     let pipeline_cfg = config.into_pipeline_config().map_err(|e| anyhow::anyhow!("{e}"))?;
-    embedded::create_topics(&kafka, &pipeline_cfg.topics)?;
+    embedded.create_topics(&pipeline_cfg.topics)?;
     let produced = embedded::produce(&kafka, &records, false)?;
     tracing::info!(records = produced, unrouted = unrouted.len(), "raw records produced");
     let finished = embedded::run_to_quiet(pipeline_cfg, produced, args.timeout, false)?;

@@ -42,14 +42,16 @@ fn touchpoint_line(t: &Touchpoint, tz: &TimeZone) -> String {
         .to_string()
 }
 
-/// Draws `journey` with its outputs; at most `max_lines` lines of events
-/// (the earliest are elided with a note when there are more).
+/// Draws `journey` with its outputs. Entries outside `window` (event time,
+/// ms, inclusive) are left out with a note; of the rest at most `max_lines`
+/// are drawn (the earliest are elided).
 pub fn render(
     journey: &CustomerJourney,
     handovers: &[&Handover],
     alerts: &[&JourneyAlert],
     merges: &[&MergeRecord],
     tz: &TimeZone,
+    window: Option<(i64, i64)>,
     max_lines: usize,
 ) -> String {
     // (time, rank, text): at equal times the touchpoint comes first, then what it caused.
@@ -72,14 +74,21 @@ pub fn render(
         ));
     }
     entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let (from, to) = window.unwrap_or((i64::MIN, i64::MAX));
+    let before = entries.iter().filter(|e| e.0 < from).count();
+    let after = entries.iter().filter(|e| e.0 > to).count();
+    let inside: Vec<String> = entries.into_iter().filter(|e| e.0 >= from && e.0 <= to).map(|e| e.2).collect();
+    let skip = inside.len().saturating_sub(max_lines.max(1));
     let mut out = String::new();
-    let skip = entries.len().saturating_sub(max_lines.max(1));
-    if skip > 0 {
-        out.push_str(&format!("  … {skip} earlier entries\n"));
+    if before + skip > 0 {
+        out.push_str(&format!("  … {} earlier entries\n", before + skip));
     }
-    for (_, _, line) in entries.into_iter().skip(skip) {
+    for line in inside.into_iter().skip(skip) {
         out.push_str(&line);
         out.push('\n');
+    }
+    if after > 0 {
+        out.push_str(&format!("  … {after} later entries\n"));
     }
     out
 }
@@ -103,7 +112,7 @@ mod tests {
 
     #[test]
     fn touchpoints_and_outputs_interleave_in_time_order() {
-        // 2026-11-10T08:12:00Z is a Tuesday.
+        // 2026-11-10T09:12:00Z is a Tuesday.
         let t0 = 1_794_301_920_000;
         let chat = tp("e1", t0, Channel::Chat, Activity::Contact, Some("configurator"));
         let store = tp("e2", t0 + 3 * 86_400_000, Channel::Store, Activity::Appointment, Some("test_drive"));
@@ -137,14 +146,17 @@ mod tests {
             evidence: vec![chat],
             summary: "nps 2".into(),
         };
-        let text = render(&journey, &[&handover], &[&alert], &[], &TimeZone::UTC, 10);
+        let text = render(&journey, &[&handover], &[&alert], &[], &TimeZone::UTC, None, 10);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4, "{text}");
-        assert_eq!(lines[0], "  ● Tue 10 Nov 08:12  chat    contact          configurator");
-        assert!(lines[1].starts_with("    ⚠ alert     detractor at Tue 10 Nov 08:13, high → digital: nps 2"), "{text}");
-        assert!(lines[2].starts_with("  ● Fri 13 Nov 08:12  store   appointment"), "{text}");
+        assert_eq!(lines[0], "  ● Tue 10 Nov 09:12  chat    contact          configurator");
+        assert!(lines[1].starts_with("    ⚠ alert     detractor at Tue 10 Nov 09:13, high → digital: nps 2"), "{text}");
+        assert!(lines[2].starts_with("  ● Fri 13 Nov 09:12  store   appointment"), "{text}");
         assert_eq!(lines[3], "    ⇢ handover  to store: open: configurator");
-        let short = render(&journey, &[&handover], &[&alert], &[], &TimeZone::UTC, 2);
+        let short = render(&journey, &[&handover], &[&alert], &[], &TimeZone::UTC, None, 2);
         assert!(short.starts_with("  … 2 earlier entries\n"), "{short}");
+        let window = render(&journey, &[&handover], &[&alert], &[], &TimeZone::UTC, Some((t0, t0 + 60_000)), 10);
+        assert!(window.ends_with("  … 2 later entries\n"), "{window}");
+        assert_eq!(window.lines().count(), 3, "{window}");
     }
 }

@@ -75,7 +75,7 @@ fn crash_child_writer() {
     while Instant::now() < deadline {
         let mut b = WriteBatch::default();
         for (p, count) in PARTITIONS.iter().zip(counts.iter_mut()) {
-            let n = 1 + rng.below(4) as i64;
+            let n = 1 + rng.below(32) as i64;
             for entry in *count..*count + n {
                 let len = 16 + rng.below(240) as usize;
                 b.put(
@@ -224,6 +224,7 @@ fn sigkill_never_breaks_offsets_state_agreement() {
         }
         previous_total = total;
     }
+    eprintln!("crash test: {ROUNDS} kills, {previous_total} entries per table, seed {seed}");
     assert!(
         rounds_with_progress >= ROUNDS * 3 / 4,
         "writer made progress in only {rounds_with_progress} of {ROUNDS} rounds (seed {seed})"
