@@ -86,7 +86,7 @@ pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Result<Vec<ReadRecord>, P
     let mut last_new = Instant::now();
     loop {
         let quiet = last_new.elapsed();
-        if (at_end.len() as i32 == partitions && quiet > Duration::from_millis(300)) || quiet > Duration::from_secs(5) {
+        if (at_end.len() as i32 == partitions && quiet > Duration::from_millis(1000)) || quiet > Duration::from_secs(5) {
             break;
         }
         match consumer.poll(Duration::from_millis(100)) {

@@ -211,7 +211,7 @@ fn examples(g: &Generated, out: &RunOutputs) -> String {
         // The story's time span, widened to show what it caused (broken promises fire later).
         let last_output = alerts.iter().map(|a| a.fired_at_ms).chain(handovers.iter().map(|h| h.trigger.event_time_ms)).max();
         let window = (story.start_ms - HOUR_MS, story.end_ms.max(last_output.unwrap_or(i64::MIN)) + HOUR_MS);
-        s.push_str(&timeline::render(journey, &handovers, &alerts, &merges, &TimeZone::UTC, Some(window), 16));
+        s.push_str(&timeline::render(journey, &handovers, &alerts, &merges, &TimeZone::UTC, Some(window), 22));
         shown += 1;
     }
     if shown == 0 {
