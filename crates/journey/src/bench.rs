@@ -67,34 +67,60 @@ pub struct Figures {
 pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
     anyhow::ensure!(args.partitions >= 1, "--partitions must be at least 1");
     anyhow::ensure!(args.latency_rate >= 1, "--latency-rate must be at least 1");
-    let command: Vec<String> = std::env::args().collect();
+    let mut command: Vec<String> = std::env::args().collect();
+    if let Some(bin) = command.first_mut() {
+        *bin = "journey".into();
+    }
     let command = command.join(" ");
-    let topics = TopicsConfig { partitions: args.partitions, ..TopicsConfig::default() };
+    let topics = TopicsConfig {
+        partitions: args.partitions,
+        ..TopicsConfig::default()
+    };
 
     let t = Instant::now();
     let records: Vec<Outgoing> = generate_n(args.seed, args.events)
         .into_iter()
         .filter_map(|r| {
-            Some(Outgoing { topic: embedded::raw_topic(&topics, r.channel)?.to_string(), key: r.key.map(String::into_bytes), payload: r.payload })
+            Some(Outgoing {
+                topic: embedded::raw_topic(&topics, r.channel)?.to_string(),
+                key: r.key.map(String::into_bytes),
+                payload: r.payload,
+            })
         })
         .collect();
-    eprintln!("generated {} raw events in {:.1} s", records.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "generated {} raw events in {:.1} s",
+        records.len(),
+        t.elapsed().as_secs_f64()
+    );
     let embedded = Embedded::start("journey-bench")?;
     let kafka = embedded.kafka.clone();
     embedded.create_topics(&topics)?;
     let t = Instant::now();
     let n = embedded::produce(&kafka, &records, false)?;
     drop(records);
-    eprintln!("loaded {n} raw events into the broker in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "loaded {n} raw events into the broker in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // (a) plain consumer
     let raw: Vec<&str> = topics.raw.iter().map(|r| r.topic.as_str()).collect();
-    let (count, elapsed) = journey_kafka::io::drain_count(&kafka, &raw, "journey-bench.plain", n).context("plain drain failed")?;
-    let mut figures = Figures { plain_per_s: count as f64 / elapsed.as_secs_f64().max(1e-9), ..Figures::default() };
-    eprintln!("plain consumer: {count} records in {:.2} s", elapsed.as_secs_f64());
+    let (count, elapsed) = journey_kafka::io::drain_count(&kafka, &raw, "journey-bench.plain", n)
+        .context("plain drain failed")?;
+    let mut figures = Figures {
+        plain_per_s: count as f64 / elapsed.as_secs_f64().max(1e-9),
+        ..Figures::default()
+    };
+    eprintln!(
+        "plain consumer: {count} records in {:.2} s",
+        elapsed.as_secs_f64()
+    );
 
     // (c) the full pipeline
-    let state = tempfile::Builder::new().prefix("journey-bench-state-").tempdir()?;
+    let state = tempfile::Builder::new()
+        .prefix("journey-bench-state-")
+        .tempdir()?;
     let framing = Framing::SingleObject;
     let cfg = PipelineConfig {
         kafka: kafka.clone(),
@@ -117,11 +143,20 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
     );
 
     // latency at a fixed rate
-    let samples = latency(&kafka, &topics, framing, args.seed, args.latency_rate, args.latency_secs)?;
+    let samples = latency(
+        &kafka,
+        &topics,
+        framing,
+        args.seed,
+        args.latency_rate,
+        args.latency_secs,
+    )?;
     figures.latency_samples = samples.len();
     figures.p50_ms = percentile(&samples, 0.50);
     figures.p99_ms = percentile(&samples, 0.99);
-    pipeline.shutdown().context("the pipeline did not shut down cleanly")?;
+    pipeline
+        .shutdown()
+        .context("the pipeline did not shut down cleanly")?;
 
     print_figures(&command, &args, &figures);
     if let Some(path) = &args.record {
@@ -137,11 +172,22 @@ fn fmt_ms(v: Option<f64>) -> String {
 
 fn print_figures(command: &str, args: &BenchArgs, f: &Figures) {
     println!("\n$ {command}");
-    println!("  events                 {} over 6 raw topics × {} partitions", args.events, args.partitions);
+    println!(
+        "  events                 {} over 6 raw topics × {} partitions",
+        args.events, args.partitions
+    );
     println!("  plain consumer         {:>12.0} events/s", f.plain_per_s);
-    println!("  pass-through           not measured (no pass-through pipeline in journey-kafka yet)");
-    println!("  pipeline               {:>12.0} events/s", f.pipeline_per_s);
-    println!("  ratio pipeline/plain   {:>12.2}", f.pipeline_per_s / f.plain_per_s.max(1e-9));
+    println!(
+        "  pass-through           not measured (no pass-through pipeline in journey-kafka yet)"
+    );
+    println!(
+        "  pipeline               {:>12.0} events/s",
+        f.pipeline_per_s
+    );
+    println!(
+        "  ratio pipeline/plain   {:>12.2}",
+        f.pipeline_per_s / f.plain_per_s.max(1e-9)
+    );
     println!(
         "  latency at {} events/s  p50 {}, p99 {} (produce → output on its topic, {} samples)",
         args.latency_rate,
@@ -152,8 +198,14 @@ fn print_figures(command: &str, args: &BenchArgs, f: &Figures) {
 }
 
 fn record(path: &PathBuf, command: &str, args: &BenchArgs, f: &Figures) -> anyhow::Result<()> {
-    let fresh = std::fs::metadata(path).map(|m| m.len() == 0).unwrap_or(true);
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let fresh = std::fs::metadata(path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     if fresh {
         writeln!(file, "| date | command | events | partitions | plain events/s | pipeline events/s | ratio | latency rate | p50 | p99 |")?;
         writeln!(file, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
@@ -188,7 +240,14 @@ pub fn percentile(samples: &[f64], q: f64) -> Option<f64> {
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// Produces fresh events at `rate`/s for `secs` s and measures produce → output.
-fn latency(kafka: &KafkaConfig, topics: &TopicsConfig, framing: Framing, seed: u64, rate: u32, secs: u32) -> anyhow::Result<Vec<f64>> {
+fn latency(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+    framing: Framing,
+    seed: u64,
+    rate: u32,
+    secs: u32,
+) -> anyhow::Result<Vec<f64>> {
     let wanted = rate as usize * secs.max(1) as usize;
     let g = generate(&GeneratorConfig {
         seed: seed.wrapping_add(1),
@@ -204,9 +263,15 @@ fn latency(kafka: &KafkaConfig, topics: &TopicsConfig, framing: Framing, seed: u
         .take(wanted)
         .filter_map(|r| {
             let topic = embedded::raw_topic(topics, r.channel)?.to_string();
-            let event_id = normalize(r.channel, Format::Native, &r.payload, &SourceRef::default(), &ncfg)
-                .ok()
-                .and_then(|e| e.first().map(|e| e.event_id.clone()));
+            let event_id = normalize(
+                r.channel,
+                Format::Native,
+                &r.payload,
+                &SourceRef::default(),
+                &ncfg,
+            )
+            .ok()
+            .and_then(|e| e.first().map(|e| e.event_id.clone()));
             Some((topic, r.key, r.payload, event_id))
         })
         .collect();
@@ -229,7 +294,9 @@ fn latency(kafka: &KafkaConfig, topics: &TopicsConfig, framing: Framing, seed: u
             std::thread::sleep(due - now);
         }
         if let Some(id) = event_id {
-            sent.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), Instant::now());
+            sent.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone(), Instant::now());
         }
         let mut rec = BaseRecord::<String, [u8]>::to(topic).payload(payload.as_slice());
         if let Some(k) = key {
@@ -241,17 +308,29 @@ fn latency(kafka: &KafkaConfig, topics: &TopicsConfig, framing: Framing, seed: u
         producer.poll(Duration::ZERO);
     }
     producer.flush(Duration::from_secs(30))?;
-    eprintln!("latency: produced {} events at {rate}/s in {:.1} s", records.len(), start.elapsed().as_secs_f64());
+    eprintln!(
+        "latency: produced {} events at {rate}/s in {:.1} s",
+        records.len(),
+        start.elapsed().as_secs_f64()
+    );
     std::thread::sleep(Duration::from_secs(5));
     done.store(true, Ordering::Relaxed);
-    reader.join().map_err(|_| anyhow::anyhow!("latency reader panicked"))?;
+    reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("latency reader panicked"))?;
     let out = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(out)
 }
 
 /// A consumer on the output topics, positioned at their current ends.
-fn start_output_consumer(kafka: &KafkaConfig, topics: &TopicsConfig) -> anyhow::Result<BaseConsumer> {
-    let consumer: BaseConsumer = kafka.consumer_config("bench-latency").set("fetch.wait.max.ms", "5").create()?;
+fn start_output_consumer(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+) -> anyhow::Result<BaseConsumer> {
+    let consumer: BaseConsumer = kafka
+        .consumer_config("bench-latency")
+        .set("fetch.wait.max.ms", "5")
+        .create()?;
     let mut tpl = TopicPartitionList::new();
     for topic in [&topics.handover, &topics.alerts, &topics.merges] {
         for p in 0..topics.partitions {
@@ -263,18 +342,30 @@ fn start_output_consumer(kafka: &KafkaConfig, topics: &TopicsConfig) -> anyhow::
     Ok(consumer)
 }
 
-fn read_outputs(consumer: BaseConsumer, framing: Framing, sent: &Sent, samples: &Mutex<Vec<f64>>, done: &AtomicBool) {
+fn read_outputs(
+    consumer: BaseConsumer,
+    framing: Framing,
+    sent: &Sent,
+    samples: &Mutex<Vec<f64>>,
+    done: &AtomicBool,
+) {
     let handover = AvroCodec::new(RecordType::Handover, framing);
     let alert = AvroCodec::new(RecordType::JourneyAlert, framing);
     let merge = AvroCodec::new(RecordType::MergeRecord, framing);
     while !done.load(Ordering::Relaxed) {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) else { continue };
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) else {
+            continue;
+        };
         let arrived = Instant::now();
         let Some(payload) = m.payload() else { continue };
         let causes: Vec<String> = if let Ok(h) = handover.decode::<Handover>(payload) {
             vec![h.trigger.event_id]
         } else if let Ok(a) = alert.decode::<JourneyAlert>(payload) {
-            if a.rule == Rule::BrokenPromise { vec![] } else { a.evidence.into_iter().map(|t| t.event_id).collect() }
+            if a.rule == Rule::BrokenPromise {
+                vec![]
+            } else {
+                a.evidence.into_iter().map(|t| t.event_id).collect()
+            }
         } else if let Ok(mg) = merge.decode::<MergeRecord>(payload) {
             vec![mg.event_id]
         } else {

@@ -31,7 +31,15 @@ mod tests;
 
 /// The top-level sections, also the only first levels read from the environment.
 pub const SECTIONS: [&str; 9] = [
-    "kafka", "topics", "batch", "normalize", "identity", "rules", "state", "http", "output",
+    "kafka",
+    "topics",
+    "batch",
+    "normalize",
+    "identity",
+    "rules",
+    "state",
+    "http",
+    "output",
 ];
 
 /// The environment variable prefix.
@@ -102,7 +110,11 @@ impl NormalizeSection {
             blocked_values: self.blocked_values.clone(),
         };
         cfg.validate().map_err(|e| {
-            let field = if e.starts_with("blocked") { "blocked_values" } else { "default_region" };
+            let field = if e.starts_with("blocked") {
+                "blocked_values"
+            } else {
+                "default_region"
+            };
             format!("field `normalize.{field}`: {e}")
         })?;
         Ok(cfg)
@@ -120,7 +132,9 @@ pub struct StateSection {
 
 impl Default for StateSection {
     fn default() -> Self {
-        StateSection { dir: PathBuf::from("/var/lib/journey") }
+        StateSection {
+            dir: PathBuf::from("/var/lib/journey"),
+        }
     }
 }
 
@@ -134,7 +148,9 @@ pub struct HttpSection {
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { listen: "0.0.0.0:9464".into() }
+        HttpSection {
+            listen: "0.0.0.0:9464".into(),
+        }
     }
 }
 
@@ -186,12 +202,19 @@ impl OutputSection {
                     .into(),
             ),
             (FramingKind::Confluent, Some(ids)) => {
-                let all = [ids.journey_event, ids.handover, ids.journey_alert, ids.merge_record];
+                let all = [
+                    ids.journey_event,
+                    ids.handover,
+                    ids.journey_alert,
+                    ids.merge_record,
+                ];
                 if all.iter().any(|&id| id != all[0]) {
-                    return Err("field `output.schema_ids`: the pipeline supports one schema id for \
+                    return Err(
+                        "field `output.schema_ids`: the pipeline supports one schema id for \
                                 all output record types so far; register the schemas under one id \
                                 or use framing = \"single_object\""
-                        .into());
+                            .into(),
+                    );
                 }
                 Ok(Framing::Confluent { schema_id: all[0] })
             }
@@ -233,7 +256,10 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         if let Some(path) = file {
             if !path.is_file() {
-                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
         }
         let cfg: Config = Self::figment(file).extract().map_err(|e| {
@@ -256,7 +282,9 @@ impl Config {
             );
         }
         if self.kafka.application_id.trim().is_empty() {
-            problems.push("field `kafka.application_id`: must not be empty (e.g. \"journey-stitch\")".into());
+            problems.push(
+                "field `kafka.application_id`: must not be empty (e.g. \"journey-stitch\")".into(),
+            );
         }
         if let Err(e) = self.topics.validate() {
             problems.push(e);
@@ -298,7 +326,10 @@ impl Config {
             topics: self.topics,
             batch: self.batch,
             normalize,
-            stitch: StitchConfig { identity: self.identity, rules: self.rules },
+            stitch: StitchConfig {
+                identity: self.identity,
+                rules: self.rules,
+            },
             state_dir: self.state.dir,
             framing,
         })
@@ -307,13 +338,21 @@ impl Config {
 
 /// The first level of an environment key, whether or not `__` was already turned into `.`.
 fn section_of(key: &str) -> &str {
-    let end = [key.find('.'), key.find("__")].into_iter().flatten().min().unwrap_or(key.len());
+    let end = [key.find('.'), key.find("__")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(key.len());
     &key[..end]
 }
 
 /// One figment error as a line: the field path first, then what is wrong and where it came from.
 fn describe(e: &figment::Error) -> String {
-    let path = if e.path.is_empty() { String::new() } else { format!("field `{}`: ", e.path.join(".")) };
+    let path = if e.path.is_empty() {
+        String::new()
+    } else {
+        format!("field `{}`: ", e.path.join("."))
+    };
     let source = match &e.metadata {
         Some(md) => match &md.source {
             Some(src) => format!(" (from {} {src})", md.name),

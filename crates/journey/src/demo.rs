@@ -38,8 +38,15 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.partitions >= 1, "--partitions must be at least 1");
     let t0 = Instant::now();
-    let generated = generate(&GeneratorConfig { seed: args.seed, customers: args.customers, ..GeneratorConfig::default() });
-    let topics = TopicsConfig { partitions: args.partitions, ..TopicsConfig::default() };
+    let generated = generate(&GeneratorConfig {
+        seed: args.seed,
+        customers: args.customers,
+        ..GeneratorConfig::default()
+    });
+    let topics = TopicsConfig {
+        partitions: args.partitions,
+        ..TopicsConfig::default()
+    };
     let records: Vec<Outgoing> = generated
         .records
         .iter()
@@ -75,23 +82,44 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let finished = embedded::run_to_quiet(cfg.clone(), produced, args.timeout, false)?;
     let took = started.elapsed();
     let counters = finished.counters;
-    let mut out = RunOutputs { outputs: finished.outputs, journeys: finished.journeys, extra_dead_letters: Vec::new() };
+    let mut out = RunOutputs {
+        outputs: finished.outputs,
+        journeys: finished.journeys,
+        extra_dead_letters: Vec::new(),
+    };
     out.sort();
 
-    print!("{}", summary(&args, &generated, &cfg.topics, &out, produced, took));
+    print!(
+        "{}",
+        summary(&args, &generated, &cfg.topics, &out, produced, took)
+    );
     println!("  canonical events      {:>8}", counters.events_out);
     print!("{}", examples(&generated, &out));
     let files = out.write(&args.out)?;
     let dir = std::fs::canonicalize(&args.out).unwrap_or(args.out.clone());
     println!("\nOutputs written to {}:", dir.display());
     for f in files {
-        let lines = std::fs::read(&f).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0);
-        println!("  {:<16} {lines:>7} lines", f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let lines = std::fs::read(&f)
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .unwrap_or(0);
+        println!(
+            "  {:<16} {lines:>7} lines",
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }
 
-fn summary(args: &DemoArgs, g: &Generated, topics: &TopicsConfig, out: &RunOutputs, produced: u64, took: Duration) -> String {
+fn summary(
+    args: &DemoArgs,
+    g: &Generated,
+    topics: &TopicsConfig,
+    out: &RunOutputs,
+    produced: u64,
+    took: Duration,
+) -> String {
     let mut s = String::new();
     let o = &out.outputs;
     s.push_str(&format!(
@@ -106,7 +134,11 @@ fn summary(args: &DemoArgs, g: &Generated, topics: &TopicsConfig, out: &RunOutpu
     for r in &g.records {
         *raw.entry(r.channel).or_default() += 1;
     }
-    let channel_of_topic: HashMap<&str, Channel> = topics.raw.iter().map(|r| (r.topic.as_str(), r.channel)).collect();
+    let channel_of_topic: HashMap<&str, Channel> = topics
+        .raw
+        .iter()
+        .map(|r| (r.topic.as_str(), r.channel))
+        .collect();
     let mut dead: BTreeMap<Channel, u64> = BTreeMap::new();
     for d in &o.dead_letters {
         if let Some(c) = channel_of_topic.get(d.topic.as_str()) {
@@ -144,10 +176,19 @@ fn summary(args: &DemoArgs, g: &Generated, topics: &TopicsConfig, out: &RunOutpu
         sum(&touch),
         o.handovers.len()
     ));
-    s.push_str(&format!("  customers (journeys)  {:>8}\n", out.journeys.len()));
+    s.push_str(&format!(
+        "  customers (journeys)  {:>8}\n",
+        out.journeys.len()
+    ));
     s.push_str(&format!("  identity merges       {:>8}\n", o.merges.len()));
-    s.push_str(&format!("  handovers             {:>8}\n", o.handovers.len()));
-    s.push_str(&format!("  dead letters          {:>8}\n", o.dead_letters.len()));
+    s.push_str(&format!(
+        "  handovers             {:>8}\n",
+        o.handovers.len()
+    ));
+    s.push_str(&format!(
+        "  dead letters          {:>8}\n",
+        o.dead_letters.len()
+    ));
     s.push_str(&format!("  alerts                {:>8}\n", o.alerts.len()));
     for rule in Rule::ALL {
         let n = o.alerts.iter().filter(|a| a.rule == rule).count();
@@ -169,7 +210,10 @@ const EXAMPLE_KINDS: [StoryKind; 6] = [
 ];
 
 /// The customer whose journey holds the story's last event.
-fn story_customer<'a>(story: &StoryInfo, by_event: &HashMap<&str, &'a CustomerJourney>) -> Option<&'a CustomerJourney> {
+fn story_customer<'a>(
+    story: &StoryInfo,
+    by_event: &HashMap<&str, &'a CustomerJourney>,
+) -> Option<&'a CustomerJourney> {
     story.source_events.iter().rev().find_map(|(channel, id)| {
         let event_id = ids::event_id(channel.as_str(), "native", id);
         by_event.get(event_id.as_str()).copied()
@@ -178,8 +222,11 @@ fn story_customer<'a>(story: &StoryInfo, by_event: &HashMap<&str, &'a CustomerJo
 
 fn examples(g: &Generated, out: &RunOutputs) -> String {
     let o = &out.outputs;
-    let by_event: HashMap<&str, &CustomerJourney> =
-        out.journeys.iter().flat_map(|j| j.touchpoints.iter().map(move |t| (t.event_id.as_str(), j))).collect();
+    let by_event: HashMap<&str, &CustomerJourney> = out
+        .journeys
+        .iter()
+        .flat_map(|j| j.touchpoints.iter().map(move |t| (t.event_id.as_str(), j)))
+        .collect();
     let mut s = String::from("\nExample journeys (scripted stories; times in UTC)\n");
     s.push_str(timeline::LEGEND);
     s.push('\n');
@@ -188,16 +235,34 @@ fn examples(g: &Generated, out: &RunOutputs) -> String {
         if shown == 3 {
             break;
         }
-        let found = g.stories.iter().filter(|st| st.kind == kind).find_map(|st| {
-            let j = story_customer(st, &by_event)?;
-            let has_output = o.alerts.iter().any(|a| a.customer_id == j.customer_id)
-                || o.handovers.iter().any(|h| h.customer_id == j.customer_id);
-            has_output.then_some((st, j))
-        });
-        let Some((story, journey)) = found else { continue };
-        let handovers: Vec<_> = o.handovers.iter().filter(|h| h.customer_id == journey.customer_id).collect();
-        let alerts: Vec<_> = o.alerts.iter().filter(|a| a.customer_id == journey.customer_id).collect();
-        let merges: Vec<_> = o.merges.iter().filter(|m| m.winner == journey.customer_id).collect();
+        let found = g
+            .stories
+            .iter()
+            .filter(|st| st.kind == kind)
+            .find_map(|st| {
+                let j = story_customer(st, &by_event)?;
+                let has_output = o.alerts.iter().any(|a| a.customer_id == j.customer_id)
+                    || o.handovers.iter().any(|h| h.customer_id == j.customer_id);
+                has_output.then_some((st, j))
+            });
+        let Some((story, journey)) = found else {
+            continue;
+        };
+        let handovers: Vec<_> = o
+            .handovers
+            .iter()
+            .filter(|h| h.customer_id == journey.customer_id)
+            .collect();
+        let alerts: Vec<_> = o
+            .alerts
+            .iter()
+            .filter(|a| a.customer_id == journey.customer_id)
+            .collect();
+        let merges: Vec<_> = o
+            .merges
+            .iter()
+            .filter(|m| m.winner == journey.customer_id)
+            .collect();
         s.push_str(&format!(
             "\n── {}: {}\n   customer {} · {} touchpoints · {} handovers · {} alerts · {} merges\n",
             kind.as_str(),
@@ -209,9 +274,24 @@ fn examples(g: &Generated, out: &RunOutputs) -> String {
             merges.len()
         ));
         // The story's time span, widened to show what it caused (broken promises fire later).
-        let last_output = alerts.iter().map(|a| a.fired_at_ms).chain(handovers.iter().map(|h| h.trigger.event_time_ms)).max();
-        let window = (story.start_ms - HOUR_MS, story.end_ms.max(last_output.unwrap_or(i64::MIN)) + HOUR_MS);
-        s.push_str(&timeline::render(journey, &handovers, &alerts, &merges, &TimeZone::UTC, Some(window), 22));
+        let last_output = alerts
+            .iter()
+            .map(|a| a.fired_at_ms)
+            .chain(handovers.iter().map(|h| h.trigger.event_time_ms))
+            .max();
+        let window = (
+            story.start_ms - HOUR_MS,
+            story.end_ms.max(last_output.unwrap_or(i64::MIN)) + HOUR_MS,
+        );
+        s.push_str(&timeline::render(
+            journey,
+            &handovers,
+            &alerts,
+            &merges,
+            &TimeZone::UTC,
+            Some(window),
+            22,
+        ));
         shown += 1;
     }
     if shown == 0 {

@@ -63,7 +63,11 @@ impl Embedded {
 
 /// The raw topic that carries `channel` (the first one configured).
 pub fn raw_topic(topics: &TopicsConfig, channel: Channel) -> Option<&str> {
-    topics.raw.iter().find(|r| r.channel == channel).map(|r| r.topic.as_str())
+    topics
+        .raw
+        .iter()
+        .find(|r| r.channel == channel)
+        .map(|r| r.topic.as_str())
 }
 
 /// A record to produce: topic, key, payload.
@@ -79,9 +83,11 @@ pub fn bar(len: u64, prefix: &str, quiet: bool) -> ProgressBar {
     if quiet {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let style = ProgressStyle::with_template("{prefix:>10} [{bar:40.cyan/blue}] {human_pos}/{human_len} {per_sec:>12} {msg}")
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(
+        "{prefix:>10} [{bar:40.cyan/blue}] {human_pos}/{human_len} {per_sec:>12} {msg}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(prefix.to_string());
     bar
@@ -93,11 +99,17 @@ pub fn bar(len: u64, prefix: &str, quiet: bool) -> ProgressBar {
 /// When the broker does not acknowledge every record.
 pub fn produce(kafka: &KafkaConfig, records: &[Outgoing], quiet: bool) -> anyhow::Result<u64> {
     let bar = bar(records.len() as u64, "producing", quiet);
-    let iter = records.iter().map(|r| (r.topic.as_str(), r.key.as_deref(), r.payload.as_slice()));
+    let iter = records
+        .iter()
+        .map(|r| (r.topic.as_str(), r.key.as_deref(), r.payload.as_slice()));
     let n = journey_kafka::io::produce_all(kafka, iter, &|done| bar.set_position(done))
         .context("cannot produce the raw records")?;
     bar.finish_and_clear();
-    anyhow::ensure!(n == records.len() as u64, "only {n} of {} raw records were acknowledged", records.len());
+    anyhow::ensure!(
+        n == records.len() as u64,
+        "only {n} of {} raw records were acknowledged",
+        records.len()
+    );
     Ok(n)
 }
 
@@ -115,7 +127,12 @@ pub struct Timings {
 ///
 /// # Errors
 /// When the pipeline fails or does not finish within `timeout`.
-pub fn drive(pipeline: &Pipeline, expected_raw: u64, timeout: Duration, quiet: bool) -> anyhow::Result<(Timings, Counters)> {
+pub fn drive(
+    pipeline: &Pipeline,
+    expected_raw: u64,
+    timeout: Duration,
+    quiet: bool,
+) -> anyhow::Result<(Timings, Counters)> {
     let started = Instant::now();
     let bar = bar(expected_raw, "processing", quiet);
     let mut last = pipeline.counters();
@@ -128,7 +145,10 @@ pub fn drive(pipeline: &Pipeline, expected_raw: u64, timeout: Duration, quiet: b
         }
         last = c;
         bar.set_position(c.raw_in.min(expected_raw));
-        bar.set_message(format!("{} stitched, {} dead letters", c.stitched, c.dead_letters));
+        bar.set_message(format!(
+            "{} stitched, {} dead letters",
+            c.stitched, c.dead_letters
+        ));
         if c.raw_in >= expected_raw {
             consumed.get_or_insert(started.elapsed());
             if started.elapsed() - last_change >= QUIET {
@@ -141,13 +161,22 @@ pub fn drive(pipeline: &Pipeline, expected_raw: u64, timeout: Duration, quiet: b
             c.raw_in
         );
         let health = pipeline.health();
-        anyhow::ensure!(health.healthy || !health.ready, "the pipeline is unhealthy: {}", health.detail);
+        anyhow::ensure!(
+            health.healthy || !health.ready,
+            "the pipeline is unhealthy: {}",
+            health.detail
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let remaining = timeout.saturating_sub(started.elapsed()).max(QUIET * 2);
-    pipeline.wait_quiet(expected_raw, QUIET, remaining).context("the pipeline did not go quiet")?;
+    pipeline
+        .wait_quiet(expected_raw, QUIET, remaining)
+        .context("the pipeline did not go quiet")?;
     bar.finish_and_clear();
-    let timings = Timings { consumed: consumed.unwrap_or(last_change), processed: last_change };
+    let timings = Timings {
+        consumed: consumed.unwrap_or(last_change),
+        processed: last_change,
+    };
     Ok((timings, pipeline.counters()))
 }
 
@@ -167,8 +196,16 @@ pub struct Finished {
 ///
 /// # Errors
 /// When any step fails or the run exceeds `timeout`.
-pub fn run_to_quiet(mut cfg: PipelineConfig, expected_raw: u64, timeout: Duration, quiet: bool) -> anyhow::Result<Finished> {
-    let state = tempfile::Builder::new().prefix("journey-state-").tempdir().context("cannot create a temp state folder")?;
+pub fn run_to_quiet(
+    mut cfg: PipelineConfig,
+    expected_raw: u64,
+    timeout: Duration,
+    quiet: bool,
+) -> anyhow::Result<Finished> {
+    let state = tempfile::Builder::new()
+        .prefix("journey-state-")
+        .tempdir()
+        .context("cannot create a temp state folder")?;
     cfg.state_dir = state.path().to_path_buf();
     let (kafka, topics, framing) = (cfg.kafka.clone(), cfg.topics.clone(), cfg.framing);
     let pipeline = Pipeline::start(cfg, Metrics::new()).context("cannot start the pipeline")?;
@@ -182,9 +219,18 @@ pub fn run_to_quiet(mut cfg: PipelineConfig, expected_raw: u64, timeout: Duratio
             return Err(e);
         }
     };
-    let journeys = pipeline.journeys().context("cannot read the journeys from the state")?;
-    pipeline.shutdown().context("the pipeline did not shut down cleanly")?;
-    let outputs = Outputs::read(&kafka, &topics, &framing).context("cannot read the output topics back")?;
+    let journeys = pipeline
+        .journeys()
+        .context("cannot read the journeys from the state")?;
+    pipeline
+        .shutdown()
+        .context("the pipeline did not shut down cleanly")?;
+    let outputs =
+        Outputs::read(&kafka, &topics, &framing).context("cannot read the output topics back")?;
     drop(state);
-    Ok(Finished { journeys, outputs, counters })
+    Ok(Finished {
+        journeys,
+        outputs,
+        counters,
+    })
 }

@@ -54,14 +54,20 @@ pub async fn serve(
     status: SharedStatus,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(registry, status)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(registry, status))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     let encoder = TextEncoder::new();
     let mut body = Vec::new();
     match encoder.encode(&app.registry.gather(), &mut body) {
-        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, encoder.format_type().to_string())], body),
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+            body,
+        ),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain".to_string())],
@@ -76,13 +82,35 @@ fn read(status: &SharedStatus) -> Status {
 
 async fn health(State(app): State<AppState>) -> impl IntoResponse {
     let s = read(&app.status);
-    let code = if s.healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, format!("{}\n", if s.detail.is_empty() { if s.healthy { "healthy" } else { "unhealthy" } } else { &s.detail }))
+    let code = if s.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        format!(
+            "{}\n",
+            if s.detail.is_empty() {
+                if s.healthy {
+                    "healthy"
+                } else {
+                    "unhealthy"
+                }
+            } else {
+                &s.detail
+            }
+        ),
+    )
 }
 
 async fn ready(State(app): State<AppState>) -> impl IntoResponse {
     let s = read(&app.status);
-    let code = if s.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if s.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, if s.ready { "ready\n" } else { "not ready\n" })
 }
 
@@ -99,15 +127,23 @@ mod tests {
         s.write_all(req.as_bytes()).await.expect("write");
         let mut buf = String::new();
         s.read_to_string(&mut buf).await.expect("read");
-        let code = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        let code = buf
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = buf
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         (code, body)
     }
 
     #[tokio::test]
     async fn endpoints_follow_the_status() {
         let registry = Registry::new();
-        let c = prometheus::IntCounter::new("journey_test_events_total", "test counter").expect("counter");
+        let c = prometheus::IntCounter::new("journey_test_events_total", "test counter")
+            .expect("counter");
         registry.register(Box::new(c.clone())).expect("register");
         c.inc_by(3);
         let status: SharedStatus = Arc::default();
@@ -120,7 +156,11 @@ mod tests {
 
         assert_eq!(get(addr, "/ready").await.0, 503);
         assert_eq!(get(addr, "/health").await.0, 503);
-        *status.write().expect("lock") = Status { ready: true, healthy: true, detail: "all stages running".into() };
+        *status.write().expect("lock") = Status {
+            ready: true,
+            healthy: true,
+            detail: "all stages running".into(),
+        };
         assert_eq!(get(addr, "/ready").await.0, 200);
         let (code, body) = get(addr, "/health").await;
         assert_eq!((code, body.trim()), (200, "all stages running"));

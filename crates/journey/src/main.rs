@@ -183,7 +183,9 @@ fn init_tracing(format: LogFormat) {
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -205,38 +207,111 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config } => service::run(&config)?,
-        Command::Demo { customers, seed, out, partitions, timeout } => {
-            demo::run(demo::DemoArgs { customers, seed, out, partitions, timeout: Duration::from_secs(timeout) })?;
+        Command::Demo {
+            customers,
+            seed,
+            out,
+            partitions,
+            timeout,
+        } => {
+            demo::run(demo::DemoArgs {
+                customers,
+                seed,
+                out,
+                partitions,
+                timeout: Duration::from_secs(timeout),
+            })?;
         }
-        Command::Replay { inputs, out, partitions, config, timeout } => {
-            let files = replay::run(replay::ReplayArgs { inputs, out, partitions, config, timeout: Duration::from_secs(timeout) })?;
+        Command::Replay {
+            inputs,
+            out,
+            partitions,
+            config,
+            timeout,
+        } => {
+            let files = replay::run(replay::ReplayArgs {
+                inputs,
+                out,
+                partitions,
+                config,
+                timeout: Duration::from_secs(timeout),
+            })?;
             for f in files {
                 println!("{}", f.display());
             }
         }
-        Command::Normalize { channel, format, region, time_zone, file } => return normalize(channel, format, region, time_zone, file),
-        Command::Bench { events, partitions, latency_rate, latency_secs, seed, record, timeout } => {
-            bench::run(bench::BenchArgs { events, partitions, latency_rate, latency_secs, seed, record, timeout: Duration::from_secs(timeout) })?;
+        Command::Normalize {
+            channel,
+            format,
+            region,
+            time_zone,
+            file,
+        } => return normalize(channel, format, region, time_zone, file),
+        Command::Bench {
+            events,
+            partitions,
+            latency_rate,
+            latency_secs,
+            seed,
+            record,
+            timeout,
+        } => {
+            bench::run(bench::BenchArgs {
+                events,
+                partitions,
+                latency_rate,
+                latency_secs,
+                seed,
+                record,
+                timeout: Duration::from_secs(timeout),
+            })?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn normalize(channel: Channel, format: Format, region: String, time_zone: String, file: PathBuf) -> anyhow::Result<ExitCode> {
-    let section = config::NormalizeSection { default_region: region, time_zone, blocked_values: Vec::new() };
-    let cfg = section
-        .to_normalize_config()
-        .map_err(|e| anyhow::anyhow!("{}", e.replace("field `normalize.default_region`", "--region").replace("field `normalize.time_zone`", "--time-zone")))?;
+fn normalize(
+    channel: Channel,
+    format: Format,
+    region: String,
+    time_zone: String,
+    file: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let section = config::NormalizeSection {
+        default_region: region,
+        time_zone,
+        blocked_values: Vec::new(),
+    };
+    let cfg = section.to_normalize_config().map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            e.replace("field `normalize.default_region`", "--region")
+                .replace("field `normalize.time_zone`", "--time-zone")
+        )
+    })?;
     let (input, name): (Box<dyn BufRead>, String) = if file.as_os_str() == "-" {
         (Box::new(std::io::stdin().lock()), "stdin".into())
     } else {
-        let f = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-        (Box::new(std::io::BufReader::new(f)), file.display().to_string())
+        let f = std::fs::File::open(&file)
+            .with_context(|| format!("cannot open {}", file.display()))?;
+        (
+            Box::new(std::io::BufReader::new(f)),
+            file.display().to_string(),
+        )
     };
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     let tally = normalize_cmd::run(channel, format, &name, input, &cfg, &mut out, &mut err)?;
-    tracing::debug!(lines = tally.lines, events = tally.events, failed = tally.failed, "normalized");
-    Ok(if tally.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    tracing::debug!(
+        lines = tally.lines,
+        events = tally.events,
+        failed = tally.failed,
+        "normalized"
+    );
+    Ok(if tally.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]

@@ -42,7 +42,11 @@ pub fn run(
         }
         let line_no = i as u64 + 1;
         tally.lines += 1;
-        let source = SourceRef { topic: source_name.to_string(), partition: 0, offset: line_no as i64 };
+        let source = SourceRef {
+            topic: source_name.to_string(),
+            partition: 0,
+            offset: line_no as i64,
+        };
         match normalize(channel, format, &line, &source, cfg) {
             Ok(events) => {
                 for e in events {
@@ -85,14 +89,24 @@ mod tests {
             &mut err,
         )
         .expect("io");
-        assert_eq!(tally, Tally { lines: 3, events: 1, failed: 2 });
+        assert_eq!(
+            tally,
+            Tally {
+                lines: 3,
+                events: 1,
+                failed: 2
+            }
+        );
         let out = String::from_utf8(out).expect("utf8");
         assert!(out.contains("\"anna@example.de\""), "{out}");
         assert!(out.contains("\"offset\": 1"), "{out}");
         let err = String::from_utf8(err).expect("utf8");
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines.len(), 2, "{err}");
-        assert!(lines[0].starts_with("line 3: payload is not valid json"), "{err}");
+        assert!(
+            lines[0].starts_with("line 3: payload is not valid json"),
+            "{err}"
+        );
         assert!(lines[1].starts_with("line 4: "), "{err}");
     }
 }

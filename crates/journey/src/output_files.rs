@@ -32,18 +32,40 @@ pub struct DlqLine {
 }
 
 impl DlqLine {
-    pub fn new(reason: String, kind: String, topic: String, partition: i32, offset: i64, payload: &[u8]) -> Self {
+    pub fn new(
+        reason: String,
+        kind: String,
+        topic: String,
+        partition: i32,
+        offset: i64,
+        payload: &[u8],
+    ) -> Self {
         let (payload, payload_base64) = match std::str::from_utf8(payload) {
             Ok(s) => (Some(s.to_string()), None),
             Err(_) => (None, Some(base64(payload))),
         };
-        DlqLine { reason, kind, topic, partition, offset, payload, payload_base64 }
+        DlqLine {
+            reason,
+            kind,
+            topic,
+            partition,
+            offset,
+            payload,
+            payload_base64,
+        }
     }
 }
 
 impl From<&DeadLetter> for DlqLine {
     fn from(d: &DeadLetter) -> Self {
-        DlqLine::new(d.reason.clone(), d.kind.clone(), d.topic.clone(), d.partition, d.offset, &d.payload)
+        DlqLine::new(
+            d.reason.clone(),
+            d.kind.clone(),
+            d.topic.clone(),
+            d.partition,
+            d.offset,
+            &d.payload,
+        )
     }
 }
 
@@ -52,7 +74,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -77,17 +103,35 @@ impl RunOutputs {
     /// Sorts every list into its canonical order.
     pub fn sort(&mut self) {
         let o = &mut self.outputs;
-        o.handovers.sort_by(|a, b| (a.trigger.event_time_ms, &a.handover_id).cmp(&(b.trigger.event_time_ms, &b.handover_id)));
-        o.alerts.sort_by(|a, b| (a.fired_at_ms, &a.alert_id).cmp(&(b.fired_at_ms, &b.alert_id)));
-        o.merges.sort_by(|a, b| (a.event_time_ms, &a.merge_id).cmp(&(b.event_time_ms, &b.merge_id)));
-        self.journeys.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+        o.handovers.sort_by(|a, b| {
+            (a.trigger.event_time_ms, &a.handover_id)
+                .cmp(&(b.trigger.event_time_ms, &b.handover_id))
+        });
+        o.alerts
+            .sort_by(|a, b| (a.fired_at_ms, &a.alert_id).cmp(&(b.fired_at_ms, &b.alert_id)));
+        o.merges
+            .sort_by(|a, b| (a.event_time_ms, &a.merge_id).cmp(&(b.event_time_ms, &b.merge_id)));
+        self.journeys
+            .sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
     }
 
     /// All dead letters as output lines, sorted by source coordinates.
     pub fn dlq_lines(&self) -> Vec<DlqLine> {
-        let mut lines: Vec<DlqLine> = self.outputs.dead_letters.iter().map(DlqLine::from).collect();
+        let mut lines: Vec<DlqLine> = self
+            .outputs
+            .dead_letters
+            .iter()
+            .map(DlqLine::from)
+            .collect();
         lines.extend(self.extra_dead_letters.iter().cloned());
-        lines.sort_by(|a, b| (&a.topic, a.partition, a.offset, &a.reason).cmp(&(&b.topic, b.partition, b.offset, &b.reason)));
+        lines.sort_by(|a, b| {
+            (&a.topic, a.partition, a.offset, &a.reason).cmp(&(
+                &b.topic,
+                b.partition,
+                b.offset,
+                &b.reason,
+            ))
+        });
         lines
     }
 
@@ -97,7 +141,8 @@ impl RunOutputs {
     /// When the folder or a file cannot be written.
     pub fn write(&mut self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         self.sort();
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output folder {}", dir.display()))?;
         Ok(vec![
             write_jsonl(dir, "handovers.jsonl", &self.outputs.handovers)?,
             write_jsonl(dir, "alerts.jsonl", &self.outputs.alerts)?,
@@ -112,7 +157,8 @@ impl RunOutputs {
 fn write_jsonl<T: Serialize>(dir: &Path, name: &str, items: &[T]) -> anyhow::Result<PathBuf> {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(file);
     for item in items {
         serde_json::to_writer(&mut w, item)?;
@@ -129,19 +175,41 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {
-        for (input, want) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(input.as_bytes()), want);
         }
     }
 
     #[test]
     fn dlq_payload_is_text_or_base64() {
-        let t = DlqLine::new("r".into(), "invalid_json".into(), "cx.raw.chat".into(), 0, 7, b"{oops");
+        let t = DlqLine::new(
+            "r".into(),
+            "invalid_json".into(),
+            "cx.raw.chat".into(),
+            0,
+            7,
+            b"{oops",
+        );
         assert_eq!(
             serde_json::to_string(&t).expect("json"),
             r#"{"reason":"r","kind":"invalid_json","topic":"cx.raw.chat","partition":0,"offset":7,"payload":"{oops"}"#
         );
-        let b = DlqLine::new("r".into(), "invalid_utf8".into(), "t".into(), 1, 2, b"\xff\xfe");
+        let b = DlqLine::new(
+            "r".into(),
+            "invalid_utf8".into(),
+            "t".into(),
+            1,
+            2,
+            b"\xff\xfe",
+        );
         assert_eq!(b.payload, None);
         assert_eq!(b.payload_base64.as_deref(), Some("//4="));
     }

@@ -38,7 +38,10 @@ pub struct ReplayArgs {
 /// The channel named in a file name, when exactly one is.
 pub fn channel_from_file_name(path: &Path) -> Option<Channel> {
     let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
-    let found: Vec<Channel> = Channel::ALL.into_iter().filter(|c| name.contains(c.as_str())).collect();
+    let found: Vec<Channel> = Channel::ALL
+        .into_iter()
+        .filter(|c| name.contains(c.as_str()))
+        .collect();
     match found.as_slice() {
         [one] => Some(*one),
         _ => None,
@@ -59,13 +62,20 @@ pub fn channel_from_line(line: &[u8]) -> Option<Channel> {
 ///
 /// # Errors
 /// When a file cannot be read.
-pub fn route(inputs: &[PathBuf], topics: &TopicsConfig) -> anyhow::Result<(Vec<Outgoing>, Vec<DlqLine>)> {
+pub fn route(
+    inputs: &[PathBuf],
+    topics: &TopicsConfig,
+) -> anyhow::Result<(Vec<Outgoing>, Vec<DlqLine>)> {
     let mut records = Vec::new();
     let mut unrouted = Vec::new();
     for path in inputs {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let file_channel = channel_from_file_name(path);
-        let file_label = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let file_label = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         if file_channel.is_none() {
             tracing::info!(file = %file_label, "no single channel in the file name: each line needs a \"channel\" field");
         }
@@ -116,12 +126,22 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
     let embedded = Embedded::start("journey-replay")?;
     config.kafka = embedded.kafka.clone();
     let kafka = config.kafka.clone();
-    let pipeline_cfg = config.into_pipeline_config().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pipeline_cfg = config
+        .into_pipeline_config()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     embedded.create_topics(&pipeline_cfg.topics)?;
     let produced = embedded::produce(&kafka, &records, false)?;
-    tracing::info!(records = produced, unrouted = unrouted.len(), "raw records produced");
+    tracing::info!(
+        records = produced,
+        unrouted = unrouted.len(),
+        "raw records produced"
+    );
     let finished = embedded::run_to_quiet(pipeline_cfg, produced, args.timeout, false)?;
-    let mut out = RunOutputs { outputs: finished.outputs, journeys: finished.journeys, extra_dead_letters: unrouted };
+    let mut out = RunOutputs {
+        outputs: finished.outputs,
+        journeys: finished.journeys,
+        extra_dead_letters: unrouted,
+    };
     let files = out.write(&args.out)?;
     eprintln!(
         "replayed {produced} records: {} customers, {} handovers, {} alerts, {} merges, {} dead letters",
@@ -140,10 +160,19 @@ mod tests {
 
     #[test]
     fn channel_from_the_file_name_needs_exactly_one() {
-        assert_eq!(channel_from_file_name(Path::new("in/chat.jsonl")), Some(Channel::Chat));
-        assert_eq!(channel_from_file_name(Path::new("2026-11-Phone.jsonl")), Some(Channel::Phone));
+        assert_eq!(
+            channel_from_file_name(Path::new("in/chat.jsonl")),
+            Some(Channel::Chat)
+        );
+        assert_eq!(
+            channel_from_file_name(Path::new("2026-11-Phone.jsonl")),
+            Some(Channel::Phone)
+        );
         assert_eq!(channel_from_file_name(Path::new("events.jsonl")), None);
-        assert_eq!(channel_from_file_name(Path::new("chat-and-email.jsonl")), None);
+        assert_eq!(
+            channel_from_file_name(Path::new("chat-and-email.jsonl")),
+            None
+        );
         // The folder does not count.
         assert_eq!(channel_from_file_name(Path::new("chat/all.jsonl")), None);
     }
@@ -152,24 +181,53 @@ mod tests {
     fn lines_route_by_field_then_file_name() {
         let dir = tempfile::tempdir().expect("tempdir");
         let chat = dir.path().join("chat.jsonl");
-        std::fs::write(&chat, "{\"id\":1}\n\n{\"id\":2,\"channel\":\"survey\"}\nnot json\r\n").expect("write");
+        std::fs::write(
+            &chat,
+            "{\"id\":1}\n\n{\"id\":2,\"channel\":\"survey\"}\nnot json\r\n",
+        )
+        .expect("write");
         let mixed = dir.path().join("mixed.jsonl");
         std::fs::write(&mixed, "{\"id\":3,\"channel\":\"web\"}\n{\"id\":4}\n").expect("write");
         let (records, unrouted) = route(&[chat, mixed], &TopicsConfig::default()).expect("route");
         let got: Vec<(&str, String, &[u8])> = records
             .iter()
-            .map(|r| (r.topic.as_str(), String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(), r.payload.as_slice()))
+            .map(|r| {
+                (
+                    r.topic.as_str(),
+                    String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
+                    r.payload.as_slice(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
             vec![
-                ("cx.raw.chat", "chat.jsonl:1".to_string(), &b"{\"id\":1}"[..]),
-                ("cx.raw.survey", "chat.jsonl:3".to_string(), &b"{\"id\":2,\"channel\":\"survey\"}"[..]),
+                (
+                    "cx.raw.chat",
+                    "chat.jsonl:1".to_string(),
+                    &b"{\"id\":1}"[..]
+                ),
+                (
+                    "cx.raw.survey",
+                    "chat.jsonl:3".to_string(),
+                    &b"{\"id\":2,\"channel\":\"survey\"}"[..]
+                ),
                 ("cx.raw.chat", "chat.jsonl:4".to_string(), &b"not json"[..]),
-                ("cx.raw.web", "mixed.jsonl:1".to_string(), &b"{\"id\":3,\"channel\":\"web\"}"[..]),
+                (
+                    "cx.raw.web",
+                    "mixed.jsonl:1".to_string(),
+                    &b"{\"id\":3,\"channel\":\"web\"}"[..]
+                ),
             ]
         );
         assert_eq!(unrouted.len(), 1);
-        assert_eq!((unrouted[0].topic.as_str(), unrouted[0].offset, unrouted[0].kind.as_str()), ("mixed.jsonl", 2, "no_channel"));
+        assert_eq!(
+            (
+                unrouted[0].topic.as_str(),
+                unrouted[0].offset,
+                unrouted[0].kind.as_str()
+            ),
+            ("mixed.jsonl", 2, "no_channel")
+        );
     }
 }

@@ -30,9 +30,15 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(Some(config_path))
         .map_err(|e| anyhow::anyhow!("invalid configuration ({}):\n{e}", config_path.display()))?;
     let listen: SocketAddr = config.http.listen.parse().context("field `http.listen`")?;
-    std::fs::create_dir_all(&config.state.dir)
-        .with_context(|| format!("field `state.dir`: cannot create {}", config.state.dir.display()))?;
-    let pipeline_cfg = config.into_pipeline_config().map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::create_dir_all(&config.state.dir).with_context(|| {
+        format!(
+            "field `state.dir`: cannot create {}",
+            config.state.dir.display()
+        )
+    })?;
+    let pipeline_cfg = config
+        .into_pipeline_config()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let metrics = Metrics::new();
     let status: SharedStatus = Arc::default();
 
@@ -50,9 +56,14 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
     tracing::info!(%addr, "http endpoint listening");
 
     let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(http::serve(listener, metrics.registry().clone(), status.clone(), async {
-        let _ = http_stopped.await;
-    }));
+    let server = rt.spawn(http::serve(
+        listener,
+        metrics.registry().clone(),
+        status.clone(),
+        async {
+            let _ = http_stopped.await;
+        },
+    ));
     let (stop_tx, stop_rx) = mpsc::channel::<&'static str>();
     rt.spawn(async move {
         let signal = wait_for_signal().await;
@@ -65,11 +76,16 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         raw_topics = pipeline_cfg.topics.raw.len(),
         "starting the pipeline"
     );
-    let pipeline = Pipeline::start(pipeline_cfg, metrics.clone()).context("cannot start the pipeline")?;
+    let pipeline =
+        Pipeline::start(pipeline_cfg, metrics.clone()).context("cannot start the pipeline")?;
     let mut last = Status::default();
     let signal = loop {
         let h = pipeline.health();
-        let now = Status { ready: h.ready, healthy: h.healthy, detail: h.detail };
+        let now = Status {
+            ready: h.ready,
+            healthy: h.healthy,
+            detail: h.detail,
+        };
         if now != last {
             if now.healthy || !now.ready {
                 tracing::info!(ready = now.ready, healthy = now.healthy, detail = %now.detail, "status changed");
@@ -91,7 +107,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<()> {
         s.ready = false;
         s.detail = "shutting down".into();
     }
-    let stopped = pipeline.shutdown().context("the pipeline did not shut down cleanly");
+    let stopped = pipeline
+        .shutdown()
+        .context("the pipeline did not shut down cleanly");
     let _ = http_stop.send(());
     match rt.block_on(server) {
         Ok(Ok(())) => {}

@@ -42,7 +42,13 @@ fn file_then_environment_override() {
         j.set_env("JOURNEY_LOG", "debug"); // not a section: ignored
         let cfg = Config::load(Some(Path::new("journey.toml"))).map_err(|e| e.to_string())?;
         assert_eq!(cfg.kafka.bootstrap_servers, "env:9092");
-        assert_eq!(cfg.kafka.librdkafka.get("security.protocol").map(String::as_str), Some("SASL_SSL"));
+        assert_eq!(
+            cfg.kafka
+                .librdkafka
+                .get("security.protocol")
+                .map(String::as_str),
+            Some("SASL_SSL")
+        );
         assert_eq!(cfg.topics.partitions, 12);
         let p = cfg.into_pipeline_config().map_err(|e| e.to_string())?;
         assert_eq!(p.normalize.time_zone.iana_name(), Some("Europe/Berlin"));
@@ -54,7 +60,9 @@ fn file_then_environment_override() {
 fn unknown_field_is_rejected_with_its_name() {
     jail(|j| {
         j.create_file("journey.toml", "[kafka]\nbootstrap_servrs = \"x:1\"\n")?;
-        let err = Config::load(Some(Path::new("journey.toml"))).expect_err("must fail").to_string();
+        let err = Config::load(Some(Path::new("journey.toml")))
+            .expect_err("must fail")
+            .to_string();
         assert!(err.contains("bootstrap_servrs"), "{err}");
         assert!(err.contains("kafka"), "{err}");
 
@@ -69,12 +77,22 @@ fn unknown_field_is_rejected_with_its_name() {
 #[test]
 fn bad_region_and_time_zone_are_named() {
     jail(|j| {
-        j.create_file("journey.toml", "[normalize]\ndefault_region = \"Germany\"\ntime_zone = \"Mars/Olympus\"\n")?;
-        let err = Config::load(Some(Path::new("journey.toml"))).expect_err("must fail").to_string();
+        j.create_file(
+            "journey.toml",
+            "[normalize]\ndefault_region = \"Germany\"\ntime_zone = \"Mars/Olympus\"\n",
+        )?;
+        let err = Config::load(Some(Path::new("journey.toml")))
+            .expect_err("must fail")
+            .to_string();
         assert!(err.contains("normalize.time_zone"), "{err}");
         assert!(err.contains("Mars/Olympus"), "{err}");
-        j.create_file("journey.toml", "[normalize]\ndefault_region = \"Germany\"\n")?;
-        let err = Config::load(Some(Path::new("journey.toml"))).expect_err("must fail").to_string();
+        j.create_file(
+            "journey.toml",
+            "[normalize]\ndefault_region = \"Germany\"\n",
+        )?;
+        let err = Config::load(Some(Path::new("journey.toml")))
+            .expect_err("must fail")
+            .to_string();
         assert!(err.contains("normalize.default_region"), "{err}");
         Ok(())
     });
@@ -86,13 +104,23 @@ fn confluent_framing_needs_schema_ids() {
     cfg.output.framing = FramingKind::Confluent;
     let err = cfg.validate().expect_err("must fail").to_string();
     assert!(err.contains("output.schema_ids"), "{err}");
-    cfg.output.schema_ids = Some(SchemaIds { journey_event: 7, handover: 7, journey_alert: 7, merge_record: 7 });
-    assert_eq!(cfg.output.framing(), Ok(Framing::Confluent { schema_id: 7 }));
+    cfg.output.schema_ids = Some(SchemaIds {
+        journey_event: 7,
+        handover: 7,
+        journey_alert: 7,
+        merge_record: 7,
+    });
+    assert_eq!(
+        cfg.output.framing(),
+        Ok(Framing::Confluent { schema_id: 7 })
+    );
 }
 
 #[test]
 fn missing_file_is_reported() {
-    let err = Config::load(Some(Path::new("/nonexistent/journey.toml"))).expect_err("must fail").to_string();
+    let err = Config::load(Some(Path::new("/nonexistent/journey.toml")))
+        .expect_err("must fail")
+        .to_string();
     assert!(err.contains("/nonexistent/journey.toml"), "{err}");
 }
 
