@@ -38,6 +38,8 @@ pub fn sample_event() -> JourneyEvent {
             scale_max: 10.0,
         }),
         sentiment: Some(-0.375),
+        transfer_count: 1,
+        needs_enrichment: false,
         source: SourceRef {
             topic: "raw.survey.segment".into(),
             partition: 7,

@@ -266,6 +266,8 @@ mod tests {
             resolves: false,
             score: None,
             sentiment: None,
+            transfer_count: 0,
+            needs_enrichment: false,
             source: SourceRef::default(),
         }
     }

@@ -295,6 +295,14 @@ pub struct JourneyEvent {
     pub score: Option<Score>,
     /// Sentiment in -1.0..=1.0 when the source provides it.
     pub sentiment: Option<f64>,
+    /// How often the interaction was transferred between agents or queues
+    /// (call legs, chat reassignments); 0 when unknown.
+    #[serde(default)]
+    pub transfer_count: u32,
+    /// The source carried only ids (e.g. Square `order.updated`): the event is
+    /// what was there, and downstream enrichment may add more.
+    #[serde(default)]
+    pub needs_enrichment: bool,
     pub source: SourceRef,
 }
 

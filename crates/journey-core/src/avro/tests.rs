@@ -63,6 +63,8 @@ fn full_event() -> JourneyEvent {
         resolves: true,
         score: Some(score()),
         sentiment: Some(-0.375),
+        transfer_count: 2,
+        needs_enrichment: true,
         source: SourceRef {
             topic: "raw.survey.segment".into(),
             partition: 7,
@@ -88,6 +90,8 @@ fn min_event() -> JourneyEvent {
         resolves: false,
         score: None,
         sentiment: None,
+        transfer_count: 0,
+        needs_enrichment: false,
         source: SourceRef::default(),
     }
 }

@@ -13,6 +13,7 @@
 pub mod identifiers;
 mod native;
 pub mod time;
+mod vendor;
 
 use crate::model::{Channel, JourneyEvent, SourceRef};
 use serde_json::{Map, Value};
@@ -23,16 +24,83 @@ pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// Input formats. A closed set: dispatch with `match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
+    /// Detect the format from the payload (the detected one is recorded on the event).
+    Auto,
     /// The native JSON format of `docs/native-format.md`.
     Native,
+    /// Segment Spec `track`/`page`/`identify`/`alias` (also RudderStack).
+    Segment,
+    /// Snowplow enriched event, Analytics SDK JSON.
+    Snowplow,
+    /// Amazon Connect contact trace record.
+    AmazonConnect,
+    /// Twilio Voice status callback or TaskRouter event callback.
+    Twilio,
+    /// Intercom webhook notification (conversation model).
+    Intercom,
+    /// Zendesk Sunshine Conversations v2 webhook (`events[]` batch).
+    Sunshine,
+    /// Zendesk ticket events (`zen:event-type:ticket.*`).
+    Zendesk,
+    /// Inbound email: raw RFC 5322, or the SendGrid Inbound Parse field set as JSON.
+    InboundEmail,
+    /// Square webhooks: `payment.*`, `booking.*`, `loyalty.event.created`.
+    Square,
+    /// Shopify order with `source_name: "pos"`.
+    ShopifyPos,
+    /// Qualtrics survey response (NPS, CSAT/CES, embedded data).
+    Qualtrics,
+    /// Typeform `form_response` webhook.
+    Typeform,
 }
 
 impl Format {
-    pub const ALL: [Format; 1] = [Format::Native];
+    pub const ALL: [Format; 14] = [
+        Format::Auto,
+        Format::Native,
+        Format::Segment,
+        Format::Snowplow,
+        Format::AmazonConnect,
+        Format::Twilio,
+        Format::Intercom,
+        Format::Sunshine,
+        Format::Zendesk,
+        Format::InboundEmail,
+        Format::Square,
+        Format::ShopifyPos,
+        Format::Qualtrics,
+        Format::Typeform,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Format::Auto => "auto",
             Format::Native => "native",
+            Format::Segment => "segment",
+            Format::Snowplow => "snowplow",
+            Format::AmazonConnect => "amazon_connect",
+            Format::Twilio => "twilio",
+            Format::Intercom => "intercom",
+            Format::Sunshine => "sunshine",
+            Format::Zendesk => "zendesk",
+            Format::InboundEmail => "inbound_email",
+            Format::Square => "square",
+            Format::ShopifyPos => "shopify_pos",
+            Format::Qualtrics => "qualtrics",
+            Format::Typeform => "typeform",
+        }
+    }
+
+    /// The channel a vendor format belongs to (`None` for `auto` and `native`).
+    pub fn channel(self) -> Option<Channel> {
+        match self {
+            Format::Auto | Format::Native => None,
+            Format::Segment | Format::Snowplow => Some(Channel::Web),
+            Format::AmazonConnect | Format::Twilio => Some(Channel::Phone),
+            Format::Intercom | Format::Sunshine => Some(Channel::Chat),
+            Format::Zendesk | Format::InboundEmail => Some(Channel::Email),
+            Format::Square | Format::ShopifyPos => Some(Channel::Store),
+            Format::Qualtrics | Format::Typeform => Some(Channel::Survey),
         }
     }
 }
@@ -158,10 +226,12 @@ pub enum NormalizeErrorKind {
     InvalidValue,
     UnknownType,
     NoIdentifier,
+    /// `format = "auto"` and the payload matches no known format.
+    UnknownFormat,
 }
 
 impl NormalizeErrorKind {
-    pub const ALL: [NormalizeErrorKind; 8] = [
+    pub const ALL: [NormalizeErrorKind; 9] = [
         NormalizeErrorKind::InvalidUtf8,
         NormalizeErrorKind::InvalidJson,
         NormalizeErrorKind::NotAnObject,
@@ -170,6 +240,7 @@ impl NormalizeErrorKind {
         NormalizeErrorKind::InvalidValue,
         NormalizeErrorKind::UnknownType,
         NormalizeErrorKind::NoIdentifier,
+        NormalizeErrorKind::UnknownFormat,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -182,6 +253,7 @@ impl NormalizeErrorKind {
             NormalizeErrorKind::InvalidValue => "invalid_value",
             NormalizeErrorKind::UnknownType => "unknown_type",
             NormalizeErrorKind::NoIdentifier => "no_identifier",
+            NormalizeErrorKind::UnknownFormat => "unknown_format",
         }
     }
 }
@@ -218,15 +290,36 @@ pub fn normalize(
     source: &SourceRef,
     cfg: &NormalizeConfig,
 ) -> Result<Vec<JourneyEvent>, NormalizeError> {
-    let object = parse_object(payload)?;
+    let format = match format {
+        Format::Auto => detect(channel, payload).ok_or_else(|| {
+            NormalizeError::new(
+                NormalizeErrorKind::UnknownFormat,
+                None,
+                format!("payload matches no known {channel} format (native or a vendor format)"),
+            )
+        })?,
+        f => f,
+    };
     let events = match format {
-        Format::Native => native::normalize(channel, &object, source, cfg)?,
+        Format::Auto | Format::Native => native::normalize(channel, &parse_object(payload)?, source, cfg)?,
+        vendor => vendor::normalize(vendor, channel, payload, source, cfg)?,
     };
     events.into_iter().map(finish).collect()
 }
 
+/// The format of a payload on a topic of `channel`: the channel's vendor
+/// formats are tried first, then the native format.
+pub fn detect(channel: Channel, payload: &[u8]) -> Option<Format> {
+    let object = parse_object(payload).ok();
+    Format::ALL
+        .into_iter()
+        .filter(|f| f.channel() == Some(channel))
+        .find(|&f| vendor::detect(f, payload, object.as_ref()))
+        .or_else(|| object.as_ref().filter(|o| native::detect(o)).map(|_| Format::Native))
+}
+
 /// Bytes → a JSON object, or the reason why not.
-fn parse_object(payload: &[u8]) -> Result<Map<String, Value>, NormalizeError> {
+pub(crate) fn parse_object(payload: &[u8]) -> Result<Map<String, Value>, NormalizeError> {
     use NormalizeErrorKind::*;
     if payload.len() > MAX_PAYLOAD_BYTES {
         return Err(NormalizeError::new(
@@ -288,8 +381,8 @@ mod tests {
         }
         assert_eq!(" Native ".parse::<Format>(), Ok(Format::Native));
         assert_eq!(
-            "segment".parse::<Format>(),
-            Err("unknown format `segment` (expected one of native)".to_string())
+            "segmnt".parse::<Format>(),
+            Err("unknown format `segmnt` (expected one of auto, native, segment, snowplow, amazon_connect, twilio, intercom, sunshine, zendesk, inbound_email, square, shopify_pos, qualtrics, typeform)".to_string())
         );
     }
 

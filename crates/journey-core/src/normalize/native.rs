@@ -107,7 +107,7 @@ fn find_rule(channel: Channel, name: &str) -> Option<&'static TypeRule> {
 }
 
 /// The allowed `type` values of a channel, in table order, without repeats.
-fn allowed_types(channel: Channel) -> Vec<&'static str> {
+pub(super) fn allowed_types(channel: Channel) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for r in channel_rules(channel).iter().chain(EXTRAS) {
         if !names.contains(&r.name) {
@@ -207,6 +207,8 @@ pub(super) fn normalize(
         resolves,
         score,
         sentiment,
+        transfer_count: 0,
+        needs_enrichment: false,
         source: source.clone(),
     }])
 }
@@ -228,7 +230,7 @@ fn required_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a str, N
     }
 }
 
-fn wrong_type(field: &str, expected: &str, found: &Value) -> NormalizeError {
+pub(super) fn wrong_type(field: &str, expected: &str, found: &Value) -> NormalizeError {
     NormalizeError::field(
         Kind::WrongType,
         field,
@@ -236,7 +238,7 @@ fn wrong_type(field: &str, expected: &str, found: &Value) -> NormalizeError {
     )
 }
 
-fn describe(v: &Value) -> &'static str {
+pub(super) fn describe(v: &Value) -> &'static str {
     match v {
         Value::Number(n) if !n.is_i64() && !n.is_u64() => "a fractional number",
         other => time::json_type_name(other),
@@ -244,7 +246,7 @@ fn describe(v: &Value) -> &'static str {
 }
 
 /// A string or an integer as a string; `None` for `null` and blank strings.
-fn id_value(v: &Value, field: &str) -> Result<Option<String>, NormalizeError> {
+pub(super) fn id_value(v: &Value, field: &str) -> Result<Option<String>, NormalizeError> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
@@ -253,7 +255,7 @@ fn id_value(v: &Value, field: &str) -> Result<Option<String>, NormalizeError> {
     }
 }
 
-fn required_id(obj: &Map<String, Value>, key: &str) -> Result<String, NormalizeError> {
+pub(super) fn required_id(obj: &Map<String, Value>, key: &str) -> Result<String, NormalizeError> {
     let id = id_value(required(obj, key)?, key)?
         .ok_or_else(|| NormalizeError::field(Kind::InvalidValue, key, "must not be empty"))?;
     if id.len() > identifiers::MAX_IDENTIFIER_LEN {
@@ -266,11 +268,11 @@ fn required_id(obj: &Map<String, Value>, key: &str) -> Result<String, NormalizeE
     Ok(id)
 }
 
-fn optional_id(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, NormalizeError> {
+pub(super) fn optional_id(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, NormalizeError> {
     optional(obj, key).map_or(Ok(None), |v| id_value(v, key))
 }
 
-fn parse_time(v: &Value, field: &str, cfg: &NormalizeConfig) -> Result<i64, NormalizeError> {
+pub(super) fn parse_time(v: &Value, field: &str, cfg: &NormalizeConfig) -> Result<i64, NormalizeError> {
     time::parse_value(v, &cfg.time_zone).map_err(|e| {
         let kind = match e {
             time::TimeError::WrongType(_) => Kind::WrongType,
@@ -280,7 +282,7 @@ fn parse_time(v: &Value, field: &str, cfg: &NormalizeConfig) -> Result<i64, Norm
     })
 }
 
-fn customer_identifiers(
+pub(super) fn customer_identifiers(
     customer: &Value,
     cfg: &NormalizeConfig,
 ) -> Result<Vec<Identifier>, NormalizeError> {
@@ -304,7 +306,7 @@ fn customer_identifiers(
     Ok(out)
 }
 
-fn parse_promise(
+pub(super) fn parse_promise(
     v: &Value,
     event_time_ms: i64,
     cfg: &NormalizeConfig,
@@ -358,7 +360,7 @@ fn parse_promise(
     Ok(Promise { kind, due_ms })
 }
 
-fn promise_kind(s: &str, field: &str) -> Result<PromiseKind, NormalizeError> {
+pub(super) fn promise_kind(s: &str, field: &str) -> Result<PromiseKind, NormalizeError> {
     s.parse::<PromiseKind>().map_err(|_| {
         let known: Vec<&str> = PromiseKind::ALL.iter().map(|k| k.as_str()).collect();
         NormalizeError::field(
@@ -373,7 +375,7 @@ fn promise_kind(s: &str, field: &str) -> Result<PromiseKind, NormalizeError> {
     })
 }
 
-fn parse_sentiment(v: &Value) -> Result<f64, NormalizeError> {
+pub(super) fn parse_sentiment(v: &Value) -> Result<f64, NormalizeError> {
     let s = number(v, "sentiment")?;
     if !(-1.0..=1.0).contains(&s) {
         return Err(NormalizeError::field(
@@ -386,7 +388,7 @@ fn parse_sentiment(v: &Value) -> Result<f64, NormalizeError> {
 }
 
 /// A JSON number, or a numeric string (survey tools send both).
-fn number(v: &Value, field: &str) -> Result<f64, NormalizeError> {
+pub(super) fn number(v: &Value, field: &str) -> Result<f64, NormalizeError> {
     let n = match v {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse::<f64>().ok(),
@@ -401,7 +403,7 @@ fn number(v: &Value, field: &str) -> Result<f64, NormalizeError> {
     })
 }
 
-fn parse_score(v: &Value) -> Result<Score, NormalizeError> {
+pub(super) fn parse_score(v: &Value) -> Result<Score, NormalizeError> {
     let Value::Object(s) = v else {
         return Err(wrong_type("score", "an object", v));
     };
@@ -488,7 +490,7 @@ fn parse_score(v: &Value) -> Result<Score, NormalizeError> {
 }
 
 /// Error messages quote input values, but never more than 64 characters of them.
-fn shorten(s: &str) -> String {
+pub(super) fn shorten(s: &str) -> String {
     const MAX: usize = 64;
     match s.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &s[..i]),
@@ -657,4 +659,9 @@ mod tests {
             }
         }
     }
+}
+
+/// Whether an object looks like the native format (used by `format = "auto"`).
+pub(super) fn detect(obj: &Map<String, Value>) -> bool {
+    ["id", "time", "type", "customer"].iter().all(|k| obj.contains_key(*k))
 }

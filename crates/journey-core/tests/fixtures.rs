@@ -1,13 +1,16 @@
-//! Golden fixtures of the native format: `tests/fixtures/<channel>/native/<case>.json`
+//! Golden fixtures of every input format:
+//! `tests/fixtures/<channel>/<format>/<case>.json` (or `.eml` for raw email)
 //! with either `<case>.expected.json` (the canonical events, pretty-printed
 //! serde_json) or `<case>.error.txt` (the expected error message) beside it.
+//! Each case is normalised with its folder's format, and again with
+//! `format = "auto"`, which must detect the same format.
 //!
 //! Every case runs with the same config: default region `DE`, time zone
 //! Central European Time (a POSIX rule, so no tzdb is needed), and
 //! `info@shop.example.de` as a blocked value. The source is
 //! `cx.raw.<channel>`, partition 3, offset 42.
 //!
-//! `UPDATE_FIXTURES=1 cargo test -p journey-core --test native_fixtures`
+//! `UPDATE_FIXTURES=1 cargo test -p journey-core --test fixtures`
 //! rewrites the expected files from the current output; check them by eye
 //! before committing.
 
@@ -15,8 +18,6 @@ use journey_core::model::{Channel, JourneyEvent, SourceRef};
 use journey_core::normalize::{normalize, Format, NormalizeConfig};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-const FORMAT: Format = Format::Native;
 
 fn config() -> NormalizeConfig {
     NormalizeConfig {
@@ -36,6 +37,7 @@ fn source(channel: Channel) -> SourceRef {
 
 struct Case {
     channel: Channel,
+    format: Format,
     input: PathBuf,
     expected: PathBuf,
     error: PathBuf,
@@ -44,8 +46,11 @@ struct Case {
 fn cases() -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut out = Vec::new();
-    for channel in Channel::ALL {
-        let dir = root.join(channel.as_str()).join(FORMAT.as_str());
+    for (channel, format) in Channel::ALL
+        .into_iter()
+        .flat_map(|c| Format::ALL.into_iter().filter(|f| *f != Format::Auto).map(move |f| (c, f)))
+    {
+        let dir = root.join(channel.as_str()).join(format.as_str());
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -53,7 +58,7 @@ fn cases() -> Vec<Case> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                name.ends_with(".json") && !name.ends_with(".expected.json")
+                (name.ends_with(".json") || name.ends_with(".eml")) && !name.ends_with(".expected.json")
             })
             .collect();
         inputs.sort();
@@ -65,6 +70,7 @@ fn cases() -> Vec<Case> {
                 .to_string();
             out.push(Case {
                 channel,
+                format,
                 expected: dir.join(format!("{stem}.expected.json")),
                 error: dir.join(format!("{stem}.error.txt")),
                 input,
@@ -79,7 +85,7 @@ fn read(path: &Path) -> String {
 }
 
 #[test]
-fn native_fixtures_match() {
+fn fixtures_match() {
     let update = std::env::var_os("UPDATE_FIXTURES").is_some_and(|v| v == "1");
     let cfg = config();
     let mut failures = Vec::new();
@@ -87,7 +93,13 @@ fn native_fixtures_match() {
     for case in &cases {
         let name = case.input.display().to_string();
         let payload = std::fs::read(&case.input).expect("readable fixture");
-        let result = normalize(case.channel, FORMAT, &payload, &source(case.channel), &cfg);
+        let result = normalize(case.channel, case.format, &payload, &source(case.channel), &cfg);
+        if result.is_ok() {
+            let detected = journey_core::normalize::detect(case.channel, &payload);
+            if detected != Some(case.format) {
+                failures.push(format!("{name}: format auto-detected as {detected:?}, want {}", case.format));
+            }
+        }
         let (has_expected, has_error) = (case.expected.exists(), case.error.exists());
         if update {
             match &result {
@@ -162,7 +174,7 @@ fn check_text_not_copied(
     events: &[JourneyEvent],
     failures: &mut Vec<String>,
 ) {
-    let input: Value = serde_json::from_slice(payload).expect("valid json");
+    let Ok(input) = serde_json::from_slice::<Value>(payload) else { return };
     if let Some(text) = input
         .get("text")
         .and_then(Value::as_str)
@@ -176,17 +188,12 @@ fn check_text_not_copied(
 }
 
 #[test]
-fn every_channel_has_good_and_bad_cases() {
+fn every_channel_has_good_and_bad_native_cases() {
     let cases = cases();
     for channel in Channel::ALL {
-        let ok = cases
-            .iter()
-            .filter(|c| c.channel == channel && c.expected.exists())
-            .count();
-        let bad = cases
-            .iter()
-            .filter(|c| c.channel == channel && c.error.exists())
-            .count();
+        let native = |c: &&Case| c.channel == channel && c.format == Format::Native;
+        let ok = cases.iter().filter(native).filter(|c| c.expected.exists()).count();
+        let bad = cases.iter().filter(native).filter(|c| c.error.exists()).count();
         assert!(
             ok >= 3,
             "{channel}: {ok} good native fixtures, want at least 3"
