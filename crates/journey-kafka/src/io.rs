@@ -20,7 +20,8 @@ pub fn produce_all<'a>(
     records: impl Iterator<Item = (&'a str, Option<&'a [u8]>, &'a [u8])>,
     progress: &dyn Fn(u64),
 ) -> Result<u64, PipelineError> {
-    let producer: BaseProducer = kafka.producer_config().set("linger.ms", "20").create()?;
+    let producer: BaseProducer<crate::stage::DeliveryCounter> =
+        kafka.producer_config().set("linger.ms", "20").create_with_context(crate::stage::DeliveryCounter::default())?;
     let mut n = 0u64;
     for (topic, key, payload) in records {
         let mut rec = BaseRecord::<[u8], [u8]>::to(topic).payload(payload);
@@ -45,6 +46,10 @@ pub fn produce_all<'a>(
         }
     }
     producer.flush(Duration::from_secs(120))?;
+    let failed = producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+    if failed > 0 {
+        return Err(PipelineError::Stage { stage: "produce", reason: format!("{failed} of {n} records were not acknowledged") });
+    }
     progress(n);
     Ok(n)
 }
