@@ -38,6 +38,10 @@ impl MockBroker {
         Ok(())
     }
 
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), PipelineError> {
+        Ok(self.cluster.create_topic(name, partitions, 1)?)
+    }
+
     /// The mock cluster, for fault injection in tests.
     pub fn cluster(&self) -> &MockCluster<'static, DefaultProducerContext> {
         &self.cluster

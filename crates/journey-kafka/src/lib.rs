@@ -19,6 +19,7 @@ pub mod topics;
 mod aliases;
 mod identity_stage;
 mod normalise_stage;
+mod passthrough;
 mod pipeline;
 mod records;
 mod stage;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use journey_core::journey::CustomerJourney;
 use journey_core::store::StateStore;
 use journey_store::{RocksStore, StoreOptions};
+use prometheus::IntCounter;
 use rdkafka::consumer::Consumer;
 use tracing::{error, info};
 
@@ -123,6 +124,35 @@ impl Pipeline {
         threads.push(env.spawn(stitcher, &[stitch], Some(store_dyn), 2)?);
         shared.ready.store(true, Ordering::Relaxed);
         info!(partitions = p, state_dir = %cfg.state_dir.display(), "pipeline started");
+        Ok(Pipeline { cfg, shared, metrics, store, threads, errors })
+    }
+
+    /// The pass-through baseline for benchmarks: the pipeline's topics, consumer
+    /// groups, hops, acknowledgement waits and offset writes, without any logic.
+    /// `counters().raw_in` counts raw records, `counters().stitched` what reached the last stage.
+    pub fn start_passthrough(cfg: PipelineConfig, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
+        use crate::passthrough::Forward;
+        let k = &cfg.kafka;
+        let p = cfg.topics.partitions;
+        let stitch = k.internal_topic("stitch");
+        let t = &cfg.topics;
+        create_topics(k, &[(&t.events, p), (&stitch, p)])?;
+        std::fs::create_dir_all(&cfg.state_dir)
+            .map_err(|e| PipelineError::Config(format!("field `state.dir`: cannot create {}: {e}", cfg.state_dir.display())))?;
+        let store = Arc::new(RocksStore::open(&cfg.state_dir, &StoreOptions::default())?);
+        let store_dyn: Arc<dyn StateStore> = store.clone();
+        let shared = Arc::new(Shared::default());
+        shared.touch();
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
+        let raw_in = metrics.events_in.with_label_values(&["all"]);
+        let env = StageEnv { cfg: &cfg, shared: &shared, metrics: &metrics, errors: &errors };
+        let threads = vec![
+            env.spawn(Forward::<0> { to: Some(t.events.clone()), partitions: p, counter: raw_in }, &raw_topics, None, 0)?,
+            env.spawn(Forward::<1> { to: Some(stitch.clone()), partitions: p, counter: IntCounter::new("unused", "unused").map_err(|e| PipelineError::Config(e.to_string()))? }, &[t.events.clone()], Some(store_dyn.clone()), 1)?,
+            env.spawn(Forward::<2> { to: None, partitions: p, counter: metrics.stitched.clone() }, &[stitch], Some(store_dyn), 2)?,
+        ];
+        shared.ready.store(true, Ordering::Relaxed);
         Ok(Pipeline { cfg, shared, metrics, store, threads, errors })
     }
 

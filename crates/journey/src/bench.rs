@@ -4,9 +4,8 @@
 //! 1. Load N generated raw events (`generate_n`) into the six raw topics.
 //! 2. (a) plain: a bare consumer group drains the raw topics (`io::drain_count`);
 //!    the ceiling for anything that reads them.
-//!    (b) pass-through: the pipeline's Kafka hops without logic. NOT MEASURED:
-//!    the journey-kafka API offers no pass-through pipeline yet
-//!    (`Pipeline::start_passthrough` is planned).
+//!    (b) pass-through: the pipeline's Kafka hops, consumer groups and offset
+//!    writes without logic (`Pipeline::start_passthrough`);
 //!    (c) pipeline: the full pipeline from start until every stage is idle
 //!    (time of the last counter change, the quiet wait not included).
 //! 3. Latency: with the pipeline still running, fresh events (a later time
@@ -54,6 +53,8 @@ pub struct BenchArgs {
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
     pub plain_per_s: f64,
+    /// The same hops without logic; `None` when not measured.
+    pub passthrough_per_s: Option<f64>,
     pub pipeline_per_s: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
@@ -117,6 +118,35 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
         elapsed.as_secs_f64()
     );
 
+    // (b) pass-through: the same hops and offset writes, no logic
+    {
+        let state = tempfile::Builder::new().prefix("journey-bench-pass-").tempdir()?;
+        let mut pass_topics = topics.clone();
+        pass_topics.events = format!("{}.passthrough", topics.events);
+        let mut pass_kafka = kafka.clone();
+        pass_kafka.application_id = format!("{}-passthrough", kafka.application_id);
+        embedded.create_passthrough_topics(&pass_kafka, &pass_topics)?;
+        let cfg = PipelineConfig {
+            kafka: pass_kafka,
+            topics: pass_topics,
+            batch: BatchConfig::default(),
+            normalize: NormalizeConfig::default(),
+            stitch: StitchConfig::default(),
+            state_dir: state.path().to_path_buf(),
+            framing: Framing::SingleObject,
+        };
+        let pass = Pipeline::start_passthrough(cfg, Metrics::new()).context("cannot start the pass-through")?;
+        let (timings, counters) = embedded::drive(&pass, n, args.timeout, false)?;
+        figures.passthrough_per_s = Some(n as f64 / timings.processed.as_secs_f64().max(1e-9));
+        eprintln!(
+            "pass-through: {n} records consumed in {:.2} s, all stages idle after {:.2} s ({} reached the last stage)",
+            timings.consumed.as_secs_f64(),
+            timings.processed.as_secs_f64(),
+            counters.stitched
+        );
+        pass.shutdown().context("the pass-through did not shut down cleanly")?;
+    }
+
     // (c) the full pipeline
     let state = tempfile::Builder::new()
         .prefix("journey-bench-state-")
@@ -177,9 +207,10 @@ fn print_figures(command: &str, args: &BenchArgs, f: &Figures) {
         args.events, args.partitions
     );
     println!("  plain consumer         {:>12.0} events/s", f.plain_per_s);
-    println!(
-        "  pass-through           not measured (no pass-through pipeline in journey-kafka yet)"
-    );
+    match f.passthrough_per_s {
+        Some(v) => println!("  pass-through           {v:>12.0} events/s   (same hops and offset writes, no logic)"),
+        None => println!("  pass-through           not measured"),
+    }
     println!(
         "  pipeline               {:>12.0} events/s",
         f.pipeline_per_s
@@ -188,6 +219,10 @@ fn print_figures(command: &str, args: &BenchArgs, f: &Figures) {
         "  ratio pipeline/plain   {:>12.2}",
         f.pipeline_per_s / f.plain_per_s.max(1e-9)
     );
+    if let Some(pass) = f.passthrough_per_s {
+        println!("  ratio pass-through/plain {:>10.2}", pass / f.plain_per_s.max(1e-9));
+        println!("  ratio pipeline/pass-through {:>7.2}", f.pipeline_per_s / pass.max(1e-9));
+    }
     println!(
         "  latency at {} events/s  p50 {}, p99 {} (produce → output on its topic, {} samples)",
         args.latency_rate,
@@ -207,16 +242,17 @@ fn record(path: &PathBuf, command: &str, args: &BenchArgs, f: &Figures) -> anyho
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if fresh {
-        writeln!(file, "| date | command | events | partitions | plain events/s | pipeline events/s | ratio | latency rate | p50 | p99 |")?;
-        writeln!(file, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(file, "| date | command | events | partitions | plain events/s | pass-through events/s | pipeline events/s | pipeline/plain | latency rate | p50 | p99 |")?;
+        writeln!(file, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     }
     let date = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
     writeln!(
         file,
-        "| {date} | `{command}` | {} | {} | {:.0} | {:.0} | {:.2} | {}/s | {} | {} |",
+        "| {date} | `{command}` | {} | {} | {:.0} | {} | {:.0} | {:.2} | {}/s | {} | {} |",
         args.events,
         args.partitions,
         f.plain_per_s,
+        f.passthrough_per_s.map_or_else(|| "n/a".to_string(), |v| format!("{v:.0}")),
         f.pipeline_per_s,
         f.pipeline_per_s / f.plain_per_s.max(1e-9),
         args.latency_rate,

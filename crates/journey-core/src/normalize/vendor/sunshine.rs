@@ -105,10 +105,9 @@ fn one_event(
             Kind::UnknownType,
             &format!("{path}.type"),
             format!(
-                "unknown sunshine event type `{}` (expected one of {}; ignored: {})",
+                "unknown sunshine event type `{}` (expected one of {})",
                 shorten(type_name),
-                SUPPORTED.join(", "),
-                IGNORED.join(", ")
+                SUPPORTED.join(", ")
             ),
         ));
     }
