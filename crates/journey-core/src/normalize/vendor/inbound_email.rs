@@ -21,8 +21,8 @@ use crate::ids;
 use crate::model::{Activity, Channel, IdType, Identifier, JourneyEvent, SourceRef};
 use crate::normalize::native::wrong_type;
 use crate::normalize::{
-    identifiers, parse_object, time, Format, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind,
-    MAX_PAYLOAD_BYTES,
+    identifiers, parse_object, time, Format, NormalizeConfig, NormalizeError,
+    NormalizeErrorKind as Kind, MAX_PAYLOAD_BYTES,
 };
 
 const FORMAT: Format = Format::InboundEmail;
@@ -31,7 +31,15 @@ const FORMAT: Format = Format::InboundEmail;
 const DETECT_WINDOW: usize = 16 * 1024;
 
 /// Headers of which at least one must sit beside `From:` for a payload to be raw email.
-const MAIL_HEADERS: &[&str] = &["message-id", "date", "subject", "received", "mime-version", "to", "return-path"];
+const MAIL_HEADERS: &[&str] = &[
+    "message-id",
+    "date",
+    "subject",
+    "received",
+    "mime-version",
+    "to",
+    "return-path",
+];
 
 pub(super) fn normalize(
     channel: Channel,
@@ -43,7 +51,10 @@ pub(super) fn normalize(
         return Err(NormalizeError::new(
             Kind::InvalidValue,
             None,
-            format!("payload of {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes", payload.len()),
+            format!(
+                "payload of {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes",
+                payload.len()
+            ),
         ));
     }
     let first = payload.iter().find(|b| !b.is_ascii_whitespace());
@@ -62,7 +73,8 @@ pub(super) fn detect(payload: &[u8], object: Option<&Map<String, Value>>) -> boo
     match object {
         Some(o) => {
             o.get("headers").is_some_and(Value::is_string)
-                && (o.get("envelope").is_some_and(Value::is_string) || o.get("from").is_some_and(Value::is_string))
+                && (o.get("envelope").is_some_and(Value::is_string)
+                    || o.get("from").is_some_and(Value::is_string))
         }
         None => looks_like_raw_email(payload),
     }
@@ -127,10 +139,18 @@ fn sendgrid(
     }
     if let Some(env) = field("envelope") {
         let parsed: Value = serde_json::from_str(env).map_err(|e| {
-            NormalizeError::field(Kind::InvalidValue, "envelope", format!("not a json object: {e}"))
+            NormalizeError::field(
+                Kind::InvalidValue,
+                "envelope",
+                format!("not a json object: {e}"),
+            )
         })?;
         let Value::Object(env) = parsed else {
-            return Err(NormalizeError::field(Kind::InvalidValue, "envelope", "not a json object"));
+            return Err(NormalizeError::field(
+                Kind::InvalidValue,
+                "envelope",
+                "not a json object",
+            ));
         };
         match env.get("from") {
             Some(Value::String(s)) => push(&mut fallback, IdType::Email, s, cfg),
@@ -165,7 +185,13 @@ fn from_message(
     let path = |h: &str| format!("{prefix}{h}");
     let message_id = message
         .message_id()
-        .map(|s| s.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string())
+        .map(|s| {
+            s.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim()
+                .to_string()
+        })
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing(&path("Message-ID")))?;
     if message_id.len() > identifiers::MAX_IDENTIFIER_LEN {
@@ -197,7 +223,13 @@ fn from_message(
     let interaction_id = texts(message.references())
         .into_iter()
         .chain(texts(message.in_reply_to()))
-        .map(|s| s.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string())
+        .map(|s| {
+            s.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim()
+                .to_string()
+        })
         .find(|s| !s.is_empty() && s.len() <= identifiers::MAX_IDENTIFIER_LEN)
         .unwrap_or_else(|| message_id.clone());
     let case_id = message.subject().and_then(ticket_marker);
@@ -233,8 +265,14 @@ fn date(message: &Message<'_>, field: &str, cfg: &NormalizeConfig) -> Result<i64
     match time::parse_str(&unfolded, &cfg.time_zone) {
         Ok(ms) => Ok(ms),
         Err(e) => match message.date() {
-            Some(d) if d.is_valid() && d.to_timestamp() > 0 => Ok(d.to_timestamp().saturating_mul(1000)),
-            _ => Err(NormalizeError::field(Kind::InvalidValue, field, e.to_string())),
+            Some(d) if d.is_valid() && d.to_timestamp() > 0 => {
+                Ok(d.to_timestamp().saturating_mul(1000))
+            }
+            _ => Err(NormalizeError::field(
+                Kind::InvalidValue,
+                field,
+                e.to_string(),
+            )),
         },
     }
 }
@@ -260,7 +298,9 @@ fn ticket_marker(subject: &str) -> Option<String> {
             if !id.is_empty()
                 && id.len() <= 64
                 && id.chars().any(|c| c.is_ascii_digit())
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
                 return Some(id.to_string());
             }
@@ -275,7 +315,12 @@ fn missing(path: &str) -> NormalizeError {
 }
 
 fn push(out: &mut Vec<Identifier>, id_type: IdType, raw: &str, cfg: &NormalizeConfig) {
-    out.extend(identifiers::normalize(id_type, raw, &cfg.default_region, &cfg.blocked_values));
+    out.extend(identifiers::normalize(
+        id_type,
+        raw,
+        &cfg.default_region,
+        &cfg.blocked_values,
+    ));
 }
 
 #[cfg(test)]
@@ -304,12 +349,24 @@ My IBAN is DE02120300000000202051, please refund the wallbox.\r\n";
     }
 
     fn raw(s: &str) -> Result<Vec<JourneyEvent>, NormalizeError> {
-        run(Channel::Email, Format::InboundEmail, s.as_bytes(), &SourceRef::default(), &cfg())
+        run(
+            Channel::Email,
+            Format::InboundEmail,
+            s.as_bytes(),
+            &SourceRef::default(),
+            &cfg(),
+        )
     }
 
     fn grid(v: &Value) -> Result<Vec<JourneyEvent>, NormalizeError> {
         let bytes = serde_json::to_vec(v).expect("json");
-        run(Channel::Email, Format::InboundEmail, &bytes, &SourceRef::default(), &cfg())
+        run(
+            Channel::Email,
+            Format::InboundEmail,
+            &bytes,
+            &SourceRef::default(),
+            &cfg(),
+        )
     }
 
     fn sendgrid_fields() -> Value {
@@ -334,17 +391,33 @@ My IBAN is DE02120300000000202051, please refund the wallbox.\r\n";
         let ev = raw(RAW).expect("ok").remove(0);
         assert_eq!(ev.activity, Activity::Contact);
         assert_eq!(ev.source_event_id, "CAF=abc123@mail.example.de");
-        assert_eq!(ev.event_id, ids::event_id("email", "inbound_email", "CAF=abc123@mail.example.de"));
+        assert_eq!(
+            ev.event_id,
+            ids::event_id("email", "inbound_email", "CAF=abc123@mail.example.de")
+        );
         assert_eq!(ev.event_time_ms, 1_794_298_320_000);
-        assert_eq!(ev.identifiers, vec![Identifier::new(IdType::Email, "anna.schmidt@example.de")]);
+        assert_eq!(
+            ev.identifiers,
+            vec![Identifier::new(IdType::Email, "anna.schmidt@example.de")]
+        );
         assert_eq!(ev.case_id.as_deref(), Some("35436"));
-        assert_eq!(ev.interaction_id.as_deref(), Some("CAF=abc123@mail.example.de"));
+        assert_eq!(
+            ev.interaction_id.as_deref(),
+            Some("CAF=abc123@mail.example.de")
+        );
     }
 
     #[test]
     fn bodies_and_subjects_are_never_copied() {
         let out = serde_json::to_string(&raw(RAW).expect("ok")).expect("json");
-        for text in ["IBAN", "DE0212", "Rückerstattung", "Jürgen", "Schmidt (", "wallbox"] {
+        for text in [
+            "IBAN",
+            "DE0212",
+            "Rückerstattung",
+            "Jürgen",
+            "Schmidt (",
+            "wallbox",
+        ] {
             assert!(!out.contains(text), "{text}");
         }
         let out = serde_json::to_string(&grid(&sendgrid_fields()).expect("ok")).expect("json");
@@ -369,7 +442,10 @@ My IBAN is DE02120300000000202051, please refund the wallbox.\r\n";
                 "From: Kontaktformular <noreply@shop.example.de>\r\nReply-To: =?utf-8?B?SsO8cmdlbg==?= <juergen.mueller@example.de>",
             );
         let ev = raw(&s).expect("ok").remove(0);
-        assert_eq!(ev.identifiers, vec![Identifier::new(IdType::Email, "juergen.mueller@example.de")]);
+        assert_eq!(
+            ev.identifiers,
+            vec![Identifier::new(IdType::Email, "juergen.mueller@example.de")]
+        );
     }
 
     #[test]
@@ -384,27 +460,51 @@ My IBAN is DE02120300000000202051, please refund the wallbox.\r\n";
 
     #[test]
     fn zone_less_date_uses_the_configured_zone() {
-        let s = RAW.replace("Tue, 10 Nov 2026 09:12:00 +0100 (CET)", "2026-11-10 09:12:00");
+        let s = RAW.replace(
+            "Tue, 10 Nov 2026 09:12:00 +0100 (CET)",
+            "2026-11-10 09:12:00",
+        );
         let c = NormalizeConfig {
             time_zone: jiff::tz::TimeZone::fixed(jiff::tz::offset(1)),
             ..cfg()
         };
-        let ev = run(Channel::Email, Format::InboundEmail, s.as_bytes(), &SourceRef::default(), &c)
-            .expect("ok")
-            .remove(0);
+        let ev = run(
+            Channel::Email,
+            Format::InboundEmail,
+            s.as_bytes(),
+            &SourceRef::default(),
+            &c,
+        )
+        .expect("ok")
+        .remove(0);
         assert_eq!(ev.event_time_ms, 1_794_298_320_000);
     }
 
     #[test]
     fn missing_or_bad_headers_are_named() {
         let no_id = RAW.replace("Message-ID: <CAF=abc123@mail.example.de>\r\n", "");
-        assert_eq!(raw(&no_id).expect_err("e").to_string(), "field `Message-ID`: required field is missing");
+        assert_eq!(
+            raw(&no_id).expect_err("e").to_string(),
+            "field `Message-ID`: required field is missing"
+        );
         let no_date = RAW.replace("Date: Tue, 10 Nov 2026 09:12:00 +0100 (CET)\r\n", "");
-        assert_eq!(raw(&no_date).expect_err("e").to_string(), "field `Date`: required field is missing");
+        assert_eq!(
+            raw(&no_date).expect_err("e").to_string(),
+            "field `Date`: required field is missing"
+        );
         let bad_date = RAW.replace("Tue, 10 Nov 2026 09:12:00 +0100 (CET)", "last tuesday");
-        assert_eq!(raw(&bad_date).expect_err("e").field.as_deref(), Some("Date"));
-        let no_from = RAW.replace("From: =?UTF-8?Q?Anna_Schmidt_=28J=C3=BCrgen=29?= <Anna.Schmidt@Example.DE>\r\n", "");
-        assert_eq!(raw(&no_from).expect_err("e").to_string(), "field `From`: required field is missing");
+        assert_eq!(
+            raw(&bad_date).expect_err("e").field.as_deref(),
+            Some("Date")
+        );
+        let no_from = RAW.replace(
+            "From: =?UTF-8?Q?Anna_Schmidt_=28J=C3=BCrgen=29?= <Anna.Schmidt@Example.DE>\r\n",
+            "",
+        );
+        assert_eq!(
+            raw(&no_from).expect_err("e").to_string(),
+            "field `From`: required field is missing"
+        );
         let only_shop = RAW.replace("Anna.Schmidt@Example.DE", "Service@Shop.Example.de");
         assert_eq!(raw(&only_shop).expect_err("e").kind, Kind::NoIdentifier);
     }
@@ -415,43 +515,69 @@ My IBAN is DE02120300000000202051, please refund the wallbox.\r\n";
         assert_eq!(ev.source_event_id, "m-55@mail.example.de");
         assert_eq!(ev.interaction_id.as_deref(), Some("root-1@shop.example.de"));
         assert_eq!(ev.event_time_ms, 1_794_298_320_000);
-        assert_eq!(ev.identifiers, vec![Identifier::new(IdType::Email, "anna.schmidt@example.de")]);
+        assert_eq!(
+            ev.identifiers,
+            vec![Identifier::new(IdType::Email, "anna.schmidt@example.de")]
+        );
         let mut v = sendgrid_fields();
         v["envelope"] = json!("{to: nobody");
         assert_eq!(grid(&v).expect_err("e").field.as_deref(), Some("envelope"));
         let mut v = sendgrid_fields();
         v["attachments"] = json!(0);
-        assert_eq!(grid(&v).expect_err("e").to_string(), "field `attachments`: expected a string, found a number");
+        assert_eq!(
+            grid(&v).expect_err("e").to_string(),
+            "field `attachments`: expected a string, found a number"
+        );
         let mut v = sendgrid_fields();
         v["headers"] = json!("From: a@example.de\nDate: Tue, 10 Nov 2026 09:12:00 +0100\n");
-        assert_eq!(grid(&v).expect_err("e").to_string(), "field `headers.Message-ID`: required field is missing");
+        assert_eq!(
+            grid(&v).expect_err("e").to_string(),
+            "field `headers.Message-ID`: required field is missing"
+        );
     }
 
     #[test]
     fn sendgrid_raw_mode_reads_the_email_field() {
         let v = json!({"email": RAW, "headers": "", "envelope": "{\"from\":\"anna.schmidt@example.de\"}", "to": "service@shop.example.de"});
         let bytes = serde_json::to_vec(&v).expect("json");
-        assert_eq!(detect_format(Channel::Email, &bytes), Some(Format::InboundEmail));
+        assert_eq!(
+            detect_format(Channel::Email, &bytes),
+            Some(Format::InboundEmail)
+        );
         let ev = grid(&v).expect("ok").remove(0);
         assert_eq!(ev.source_event_id, "CAF=abc123@mail.example.de");
     }
 
     #[test]
     fn detect_is_specific() {
-        assert_eq!(detect_format(Channel::Email, RAW.as_bytes()), Some(Format::InboundEmail));
+        assert_eq!(
+            detect_format(Channel::Email, RAW.as_bytes()),
+            Some(Format::InboundEmail)
+        );
         let bytes = serde_json::to_vec(&sendgrid_fields()).expect("json");
-        assert_eq!(detect_format(Channel::Email, &bytes), Some(Format::InboundEmail));
+        assert_eq!(
+            detect_format(Channel::Email, &bytes),
+            Some(Format::InboundEmail)
+        );
         let native = br#"{"id": "m-55", "time": "2026-11-11 08:00:00Z", "type": "email_received", "customer": {"email": "a@example.de"}}"#;
         assert_eq!(detect_format(Channel::Email, native), Some(Format::Native));
         assert!(!looks_like_raw_email(b"Hello: world\n\nno from header"));
-        assert!(!looks_like_raw_email(b"just some text\nFrom: x@example.de\n"));
+        assert!(!looks_like_raw_email(
+            b"just some text\nFrom: x@example.de\n"
+        ));
         assert!(!looks_like_raw_email(b""));
     }
 
     #[test]
     fn ticket_markers() {
-        assert_eq!(ticket_marker("Re: [Ticket #35436] refund").as_deref(), Some("35436"));
-        assert_eq!(ticket_marker("[ext] Re: [#T-4242]").as_deref(), Some("T-4242"));
+        assert_eq!(
+            ticket_marker("Re: [Ticket #35436] refund").as_deref(),
+            Some("35436")
+        );
+        assert_eq!(
+            ticket_marker("[ext] Re: [#T-4242]").as_deref(),
+            Some("T-4242")
+        );
         assert_eq!(ticket_marker("[#] nothing [# ] [#abc]"), None);
         assert_eq!(ticket_marker("no brackets #35436"), None);
     }

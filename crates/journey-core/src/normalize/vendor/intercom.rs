@@ -11,9 +11,13 @@
 use serde_json::{Map, Value};
 
 use crate::ids;
-use crate::model::{Activity, Channel, IdType, Identifier, JourneyEvent, Score, ScoreKind, SourceRef};
+use crate::model::{
+    Activity, Channel, IdType, Identifier, JourneyEvent, Score, ScoreKind, SourceRef,
+};
 use crate::normalize::native::{id_value, number, parse_time, required_id, shorten, wrong_type};
-use crate::normalize::{identifiers, parse_object, Format, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind};
+use crate::normalize::{
+    identifiers, parse_object, Format, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind,
+};
 
 const FORMAT: Format = Format::Intercom;
 
@@ -23,7 +27,11 @@ const TOPICS: &[(&str, Activity, bool)] = &[
     // A customer message inside a running conversation: a touchpoint, not a new contact.
     ("conversation.user.replied", Activity::Track, false),
     ("conversation.admin.replied", Activity::AgentReply, false),
-    ("conversation.admin.single.created", Activity::Outbound, true),
+    (
+        "conversation.admin.single.created",
+        Activity::Outbound,
+        true,
+    ),
     ("conversation.admin.closed", Activity::Closed, false),
     ("conversation.rating.added", Activity::SurveyResponse, false),
 ];
@@ -78,9 +86,15 @@ pub(super) fn normalize(
     // The start of the conversation for topics that start one, else when the
     // notification was created (the moment of the reply, close or rating).
     let time_fields: &[(&Map<String, Value>, &str, &str)] = if starts {
-        &[(item, "created_at", "data.item.created_at"), (&obj, "created_at", "created_at")]
+        &[
+            (item, "created_at", "data.item.created_at"),
+            (&obj, "created_at", "created_at"),
+        ]
     } else {
-        &[(&obj, "created_at", "created_at"), (item, "updated_at", "data.item.updated_at")]
+        &[
+            (&obj, "created_at", "created_at"),
+            (item, "updated_at", "data.item.updated_at"),
+        ]
     };
     let (t_obj, t_key, t_path) = time_fields
         .iter()
@@ -172,13 +186,23 @@ fn prefix(mut e: NormalizeError, prefix: &str) -> NormalizeError {
 }
 
 fn push(out: &mut Vec<Identifier>, id_type: IdType, raw: &str, cfg: &NormalizeConfig) {
-    out.extend(identifiers::normalize(id_type, raw, &cfg.default_region, &cfg.blocked_values));
+    out.extend(identifiers::normalize(
+        id_type,
+        raw,
+        &cfg.default_region,
+        &cfg.blocked_values,
+    ));
 }
 
 /// An Intercom contact id as a vendor contact (`intercom:<id>`), unless junk.
 fn push_contact(out: &mut Vec<Identifier>, raw: &str, cfg: &NormalizeConfig) {
     if !identifiers::is_junk(raw) {
-        push(out, IdType::VendorContact, &format!("intercom:{}", raw.trim()), cfg);
+        push(
+            out,
+            IdType::VendorContact,
+            &format!("intercom:{}", raw.trim()),
+            cfg,
+        );
     }
 }
 
@@ -241,9 +265,12 @@ fn customer_identifiers(
         Some(Value::Array(list)) => {
             for (i, c) in list.iter().enumerate() {
                 match c {
-                    Value::Object(c) if is_customer(c) => {
-                        person(c, &format!("data.item.contacts.contacts[{i}]"), &mut out, cfg)?
-                    }
+                    Value::Object(c) if is_customer(c) => person(
+                        c,
+                        &format!("data.item.contacts.contacts[{i}]"),
+                        &mut out,
+                        cfg,
+                    )?,
                     Value::Object(_) => {}
                     other => {
                         return Err(wrong_type(
@@ -269,7 +296,10 @@ fn customer_identifiers(
 
 /// The first Intercom conversation topic, else the first tag, lower-cased.
 fn conversation_topic(item: &Map<String, Value>) -> Result<Option<String>, NormalizeError> {
-    for (key, path) in [("topics", "data.item.topics.topics"), ("tags", "data.item.tags.tags")] {
+    for (key, path) in [
+        ("topics", "data.item.topics.topics"),
+        ("tags", "data.item.tags.tags"),
+    ] {
         let list = match get(item, key) {
             Some(Value::Object(o)) => o.get(key).filter(|v| !v.is_null()),
             other => other,
@@ -290,7 +320,9 @@ fn conversation_topic(item: &Map<String, Value>) -> Result<Option<String>, Norma
                     return Ok(Some(s.trim().to_lowercase()))
                 }
                 Some(Value::String(_)) | Some(Value::Null) | None => {}
-                Some(other) => return Err(wrong_type(&format!("{path}[{i}].name"), "a string", other)),
+                Some(other) => {
+                    return Err(wrong_type(&format!("{path}[{i}].name"), "a string", other))
+                }
             }
         }
     }
@@ -332,7 +364,13 @@ mod tests {
 
     fn run_json(v: &Value) -> Result<Vec<JourneyEvent>, NormalizeError> {
         let bytes = serde_json::to_vec(v).expect("serialisable");
-        run(Channel::Chat, Format::Intercom, &bytes, &SourceRef::default(), &cfg())
+        run(
+            Channel::Chat,
+            Format::Intercom,
+            &bytes,
+            &SourceRef::default(),
+            &cfg(),
+        )
     }
 
     fn base(topic: &str) -> Value {
@@ -357,13 +395,18 @@ mod tests {
 
     #[test]
     fn created_uses_conversation_start_and_reads_all_identifiers() {
-        let ev = run_json(&base("conversation.user.created")).expect("ok").remove(0);
+        let ev = run_json(&base("conversation.user.created"))
+            .expect("ok")
+            .remove(0);
         assert_eq!(ev.activity, Activity::Contact);
         assert_eq!(ev.event_time_ms, 1_794_298_320_000);
         assert_eq!(ev.interaction_id.as_deref(), Some("1911149811"));
         assert_eq!(ev.topic.as_deref(), Some("wallbox"));
-        let ids: Vec<(IdType, &str)> =
-            ev.identifiers.iter().map(|i| (i.id_type, i.value.as_str())).collect();
+        let ids: Vec<(IdType, &str)> = ev
+            .identifiers
+            .iter()
+            .map(|i| (i.id_type, i.value.as_str()))
+            .collect();
         assert_eq!(
             ids,
             vec![
@@ -372,19 +415,30 @@ mod tests {
                 (IdType::VendorContact, "intercom:5f8a"),
             ]
         );
-        assert_eq!(ev.source_event_id, "notif_4e3504a3-ba3f-46dc-ab48-8e4d5bdfdf4e");
+        assert_eq!(
+            ev.source_event_id,
+            "notif_4e3504a3-ba3f-46dc-ab48-8e4d5bdfdf4e"
+        );
         assert_eq!(
             ev.event_id,
-            ids::event_id("chat", "intercom", "notif_4e3504a3-ba3f-46dc-ab48-8e4d5bdfdf4e")
+            ids::event_id(
+                "chat",
+                "intercom",
+                "notif_4e3504a3-ba3f-46dc-ab48-8e4d5bdfdf4e"
+            )
         );
     }
 
     #[test]
     fn replies_use_the_notification_time() {
-        let ev = run_json(&base("conversation.admin.replied")).expect("ok").remove(0);
+        let ev = run_json(&base("conversation.admin.replied"))
+            .expect("ok")
+            .remove(0);
         assert_eq!(ev.activity, Activity::AgentReply);
         assert_eq!(ev.event_time_ms, 1_794_298_400_000);
-        let ev = run_json(&base("conversation.user.replied")).expect("ok").remove(0);
+        let ev = run_json(&base("conversation.user.replied"))
+            .expect("ok")
+            .remove(0);
         assert_eq!(ev.activity, Activity::Track);
     }
 
@@ -412,11 +466,19 @@ mod tests {
         let ev = run_json(&v).expect("ok").remove(0);
         assert_eq!(ev.activity, Activity::SurveyResponse);
         let s = ev.score.as_ref().expect("score");
-        assert_eq!((s.kind, s.value, s.scale_min, s.scale_max), (ScoreKind::Csat, 2.0, 1.0, 5.0));
-        assert!(!serde_json::to_string(&ev).expect("json").contains("nobody called"));
+        assert_eq!(
+            (s.kind, s.value, s.scale_min, s.scale_max),
+            (ScoreKind::Csat, 2.0, 1.0, 5.0)
+        );
+        assert!(!serde_json::to_string(&ev)
+            .expect("json")
+            .contains("nobody called"));
         v["data"]["item"]["conversation_rating"]["rating"] = json!(7);
         let e = run_json(&v).expect_err("out of range");
-        assert_eq!(e.field.as_deref(), Some("data.item.conversation_rating.rating"));
+        assert_eq!(
+            e.field.as_deref(),
+            Some("data.item.conversation_rating.rating")
+        );
         v["data"]["item"]["conversation_rating"] = Value::Null;
         assert_eq!(
             run_json(&v).expect_err("missing").to_string(),
@@ -431,7 +493,9 @@ mod tests {
         v["data"]["item"]["contacts"]["contacts"][0]["external_id"] = json!(4711);
         let ev = run_json(&v).expect("ok").remove(0);
         assert_eq!(ev.interaction_id.as_deref(), Some("1911149811"));
-        assert!(ev.identifiers.contains(&Identifier::new(IdType::UserId, "4711")));
+        assert!(ev
+            .identifiers
+            .contains(&Identifier::new(IdType::UserId, "4711")));
     }
 
     #[test]
@@ -439,8 +503,7 @@ mod tests {
         let mut v = base("conversation.admin.single.created");
         v["data"]["item"]["source"]["author"] =
             json!({"type": "admin", "id": "814860", "email": "agent@shop.example.de"});
-        v["data"]["item"]["contacts"]["contacts"][0] =
-            json!({"type": "contact", "id": "null", "external_id": "undefined", "email": "test@test.com"});
+        v["data"]["item"]["contacts"]["contacts"][0] = json!({"type": "contact", "id": "null", "external_id": "undefined", "email": "test@test.com"});
         let e = run_json(&v).expect_err("no customer");
         assert_eq!(e.kind, Kind::NoIdentifier);
         v["data"]["item"]["contacts"]["contacts"][0]["external_id"] = json!("u-1");
@@ -460,10 +523,16 @@ mod tests {
     fn almost_right_payloads_name_the_field() {
         let mut v = base("conversation.user.created");
         v["data"]["item"].as_object_mut().expect("obj").remove("id");
-        assert_eq!(run_json(&v).expect_err("e").to_string(), "field `data.item.id`: required field is missing");
+        assert_eq!(
+            run_json(&v).expect_err("e").to_string(),
+            "field `data.item.id`: required field is missing"
+        );
         let mut v = base("conversation.user.created");
         v["data"]["item"]["created_at"] = json!("yesterday");
-        assert_eq!(run_json(&v).expect_err("e").field.as_deref(), Some("data.item.created_at"));
+        assert_eq!(
+            run_json(&v).expect_err("e").field.as_deref(),
+            Some("data.item.created_at")
+        );
         let mut v = base("conversation.user.created");
         v["data"]["item"]["contacts"]["contacts"] = json!("5f8a");
         assert_eq!(run_json(&v).expect_err("e").kind, Kind::WrongType);
@@ -478,7 +547,11 @@ mod tests {
         assert_eq!(detect_format(Channel::Chat, &bytes), Some(Format::Intercom));
         let native = br#"{"id": "c-1", "time": 1794298320, "type": "chat_started", "customer": {"email": "a@example.de"}}"#;
         assert_eq!(detect_format(Channel::Chat, native), Some(Format::Native));
-        let sunshine = br#"{"app": {"id": "a"}, "webhook": {"id": "w", "version": "v2"}, "events": []}"#;
-        assert_ne!(detect_format(Channel::Chat, sunshine), Some(Format::Intercom));
+        let sunshine =
+            br#"{"app": {"id": "a"}, "webhook": {"id": "w", "version": "v2"}, "events": []}"#;
+        assert_ne!(
+            detect_format(Channel::Chat, sunshine),
+            Some(Format::Intercom)
+        );
     }
 }

@@ -15,12 +15,18 @@ use serde_json::{Map, Value};
 use crate::ids;
 use crate::model::{Activity, Channel, IdType, Identifier, JourneyEvent, SourceRef};
 use crate::normalize::native::{id_value, parse_time, shorten, wrong_type};
-use crate::normalize::{identifiers, parse_object, Format, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind};
+use crate::normalize::{
+    identifiers, parse_object, Format, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind,
+};
 
 const FORMAT: Format = Format::Sunshine;
 
 /// Event types that become canonical events.
-const SUPPORTED: &[&str] = &["conversation:create", "conversation:message", "conversation:postback"];
+const SUPPORTED: &[&str] = &[
+    "conversation:create",
+    "conversation:message",
+    "conversation:postback",
+];
 
 /// Event types a subscription may deliver that say nothing about the journey
 /// (typing indicators, read and delivery receipts, membership and client
@@ -59,7 +65,11 @@ pub(super) fn normalize(
     let events = match get(&obj, "events") {
         Some(Value::Array(e)) if !e.is_empty() => e,
         Some(Value::Array(_)) => {
-            return Err(NormalizeError::field(Kind::InvalidValue, "events", "the batch is empty"))
+            return Err(NormalizeError::field(
+                Kind::InvalidValue,
+                "events",
+                "the batch is empty",
+            ))
         }
         Some(other) => return Err(wrong_type("events", "an array", other)),
         None => return Err(missing("events")),
@@ -81,7 +91,8 @@ pub(super) fn normalize(
 pub(super) fn detect(_payload: &[u8], object: Option<&Map<String, Value>>) -> bool {
     object.is_some_and(|o| {
         o.get("events").is_some_and(Value::is_array)
-            && (o.get("webhook").is_some_and(Value::is_object) || o.get("app").is_some_and(Value::is_object))
+            && (o.get("webhook").is_some_and(Value::is_object)
+                || o.get("app").is_some_and(Value::is_object))
     })
 }
 
@@ -119,10 +130,21 @@ fn one_event(
 
     let mut ids_out = Vec::new();
     if conversation.get("type").and_then(Value::as_str) == Some("personal") {
-        push(&mut ids_out, IdType::VendorContact, &format!("sunshine_conversation:{interaction_id}"), cfg);
+        push(
+            &mut ids_out,
+            IdType::VendorContact,
+            &format!("sunshine_conversation:{interaction_id}"),
+            cfg,
+        );
     }
     user(payload, "user", &format!("{ppath}.user"), &mut ids_out, cfg)?;
-    client_of(payload, "source", &format!("{ppath}.source"), &mut ids_out, cfg)?;
+    client_of(
+        payload,
+        "source",
+        &format!("{ppath}.source"),
+        &mut ids_out,
+        cfg,
+    )?;
 
     let (activity, time_value, time_path) = match type_name {
         "conversation:create" => (Activity::Contact, None, String::new()),
@@ -144,7 +166,13 @@ fn one_event(
                         push_vendor(&mut ids_out, "sunshine", &raw, cfg);
                     }
                     user(author, "user", &format!("{apath}.user"), &mut ids_out, cfg)?;
-                    client_of(message, "source", &format!("{mpath}.source"), &mut ids_out, cfg)?;
+                    client_of(
+                        message,
+                        "source",
+                        &format!("{mpath}.source"),
+                        &mut ids_out,
+                        cfg,
+                    )?;
                     Activity::Track
                 }
                 "business" => Activity::AgentReply,
@@ -152,11 +180,18 @@ fn one_event(
                     return Err(NormalizeError::field(
                         Kind::InvalidValue,
                         &format!("{apath}.type"),
-                        format!("unknown author type `{}` (expected user or business)", shorten(other)),
+                        format!(
+                            "unknown author type `{}` (expected user or business)",
+                            shorten(other)
+                        ),
                     ))
                 }
             };
-            (activity, get(message, "received"), format!("{mpath}.received"))
+            (
+                activity,
+                get(message, "received"),
+                format!("{mpath}.received"),
+            )
         }
     };
     let (time_value, time_path) = match time_value {
@@ -206,7 +241,11 @@ fn missing(path: &str) -> NormalizeError {
     NormalizeError::field(Kind::MissingField, path, "required field is missing")
 }
 
-fn object<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a Map<String, Value>, NormalizeError> {
+fn object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a Map<String, Value>, NormalizeError> {
     match get(obj, key) {
         Some(Value::Object(o)) => Ok(o),
         Some(other) => Err(wrong_type(path, "an object", other)),
@@ -215,8 +254,13 @@ fn object<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a 
 }
 
 /// An optional id (string or integer) at `base.key`.
-fn opt_id(obj: &Map<String, Value>, key: &str, base: &str) -> Result<Option<String>, NormalizeError> {
-    obj.get(key).map_or(Ok(None), |v| id_value(v, &format!("{base}.{key}")))
+fn opt_id(
+    obj: &Map<String, Value>,
+    key: &str,
+    base: &str,
+) -> Result<Option<String>, NormalizeError> {
+    obj.get(key)
+        .map_or(Ok(None), |v| id_value(v, &format!("{base}.{key}")))
 }
 
 fn required_id(obj: &Map<String, Value>, key: &str, base: &str) -> Result<String, NormalizeError> {
@@ -233,12 +277,22 @@ fn required_id(obj: &Map<String, Value>, key: &str, base: &str) -> Result<String
 }
 
 fn push(out: &mut Vec<Identifier>, id_type: IdType, raw: &str, cfg: &NormalizeConfig) {
-    out.extend(identifiers::normalize(id_type, raw, &cfg.default_region, &cfg.blocked_values));
+    out.extend(identifiers::normalize(
+        id_type,
+        raw,
+        &cfg.default_region,
+        &cfg.blocked_values,
+    ));
 }
 
 fn push_vendor(out: &mut Vec<Identifier>, vendor: &str, raw: &str, cfg: &NormalizeConfig) {
     if !identifiers::is_junk(raw) {
-        push(out, IdType::VendorContact, &format!("{vendor}:{}", raw.trim()), cfg);
+        push(
+            out,
+            IdType::VendorContact,
+            &format!("{vendor}:{}", raw.trim()),
+            cfg,
+        );
     }
 }
 
@@ -316,7 +370,13 @@ mod tests {
 
     fn run_json(v: &Value) -> Result<Vec<JourneyEvent>, NormalizeError> {
         let bytes = serde_json::to_vec(v).expect("serialisable");
-        run(Channel::Chat, Format::Sunshine, &bytes, &SourceRef::default(), &NormalizeConfig::default())
+        run(
+            Channel::Chat,
+            Format::Sunshine,
+            &bytes,
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        )
     }
 
     fn message(id: &str, author: Value) -> Value {
@@ -351,7 +411,10 @@ mod tests {
     fn one_batch_several_events_each_with_its_own_id() {
         let v = batch(vec![
             message("ev-1", user_author()),
-            message("ev-2", json!({"type": "business", "displayName": "Support"})),
+            message(
+                "ev-2",
+                json!({"type": "business", "displayName": "Support"}),
+            ),
             json!({"id": "ev-3", "type": "conversation:read", "createdAt": "2026-11-10T08:13:00Z", "payload": {}}),
         ]);
         let evs = run_json(&v).expect("ok");
@@ -361,37 +424,47 @@ mod tests {
         assert_eq!(evs[0].event_id, ids::event_id("chat", "sunshine", "ev-1"));
         assert_ne!(evs[0].event_id, evs[1].event_id);
         // Both carry the personal conversation as a link.
-        let conv = Identifier::new(IdType::VendorContact, "sunshine_conversation:13f32c6cf7d0d38e6e0eba93");
+        let conv = Identifier::new(
+            IdType::VendorContact,
+            "sunshine_conversation:13f32c6cf7d0d38e6e0eba93",
+        );
         assert!(evs.iter().all(|e| e.identifiers.contains(&conv)));
         assert_eq!(evs[0].event_time_ms, 1_794_298_320_123);
     }
 
     #[test]
     fn whatsapp_client_id_is_a_phone_and_user_ids_are_read() {
-        let ev = run_json(&batch(vec![message("ev-1", user_author())])).expect("ok").remove(0);
+        let ev = run_json(&batch(vec![message("ev-1", user_author())]))
+            .expect("ok")
+            .remove(0);
         for want in [
             Identifier::new(IdType::Phone, "+491701234567"),
             Identifier::new(IdType::UserId, "u-4711"),
             Identifier::new(IdType::Email, "anna@example.de"),
             Identifier::new(IdType::VendorContact, "sunshine:cbec0073faeda4dfcd21d0f1"),
         ] {
-            assert!(ev.identifiers.contains(&want), "{want:?} in {:?}", ev.identifiers);
+            assert!(
+                ev.identifiers.contains(&want),
+                "{want:?} in {:?}",
+                ev.identifiers
+            );
         }
     }
 
     #[test]
     fn messenger_client_ids_are_not_phones() {
         let mut m = message("ev-1", json!({"type": "user", "userId": "u1"}));
-        m["payload"]["message"]["source"] =
-            json!({"type": "messenger", "client": {"type": "messenger", "externalId": "4917012345678"}});
+        m["payload"]["message"]["source"] = json!({"type": "messenger", "client": {"type": "messenger", "externalId": "4917012345678"}});
         let ev = run_json(&batch(vec![m])).expect("ok").remove(0);
         assert!(ev.identifiers.iter().all(|i| i.id_type != IdType::Phone));
     }
 
     #[test]
     fn message_text_is_never_copied() {
-        let out = serde_json::to_string(&run_json(&batch(vec![message("ev-1", user_author())])).expect("ok"))
-            .expect("json");
+        let out = serde_json::to_string(
+            &run_json(&batch(vec![message("ev-1", user_author())])).expect("ok"),
+        )
+        .expect("json");
         assert!(!out.contains("3 kW"));
     }
 
@@ -405,7 +478,9 @@ mod tests {
         let ev = run_json(&v).expect("ok").remove(0);
         assert_eq!(ev.activity, Activity::Contact);
         assert_eq!(ev.event_time_ms, 1_794_298_320_000);
-        assert!(ev.identifiers.contains(&Identifier::new(IdType::UserId, "4711")));
+        assert!(ev
+            .identifiers
+            .contains(&Identifier::new(IdType::UserId, "4711")));
     }
 
     #[test]
@@ -417,26 +492,36 @@ mod tests {
         let e = run_json(&v).expect_err("unknown");
         assert_eq!(e.kind, Kind::UnknownType);
         assert_eq!(e.field.as_deref(), Some("events[1].type"));
-        assert!(e.reason.contains("conversation:create, conversation:message, conversation:postback"));
+        assert!(e
+            .reason
+            .contains("conversation:create, conversation:message, conversation:postback"));
     }
 
     #[test]
     fn almost_right_payloads_name_the_field() {
         let mut m = message("ev-1", user_author());
-        m["payload"]["conversation"].as_object_mut().expect("obj").remove("id");
+        m["payload"]["conversation"]
+            .as_object_mut()
+            .expect("obj")
+            .remove("id");
         assert_eq!(
             run_json(&batch(vec![m])).expect_err("e").to_string(),
             "field `events[0].payload.conversation.id`: required field is missing"
         );
         let mut m = message("ev-1", user_author());
         m["payload"]["message"]["received"] = json!(true);
-        assert_eq!(run_json(&batch(vec![m])).expect_err("e").kind, Kind::WrongType);
+        assert_eq!(
+            run_json(&batch(vec![m])).expect_err("e").kind,
+            Kind::WrongType
+        );
         assert_eq!(
             run_json(&batch(vec![])).expect_err("e").to_string(),
             "field `events`: the batch is empty"
         );
         assert_eq!(
-            run_json(&json!({"webhook": {}, "events": "x"})).expect_err("e").kind,
+            run_json(&json!({"webhook": {}, "events": "x"}))
+                .expect_err("e")
+                .kind,
             Kind::WrongType
         );
     }
@@ -457,6 +542,9 @@ mod tests {
         let native = br#"{"id": "c-1", "time": 1794298320, "type": "chat_started", "customer": {"email": "a@example.de"}}"#;
         assert_eq!(detect_format(Channel::Chat, native), Some(Format::Native));
         let intercom = br#"{"type": "notification_event", "id": "n", "topic": "conversation.user.created", "data": {"item": {}}}"#;
-        assert_ne!(detect_format(Channel::Chat, intercom), Some(Format::Sunshine));
+        assert_ne!(
+            detect_format(Channel::Chat, intercom),
+            Some(Format::Sunshine)
+        );
     }
 }

@@ -13,11 +13,17 @@ use serde_json::{Map, Value};
 use crate::ids;
 use crate::model::{Activity, Channel, IdType, Identifier, JourneyEvent, SourceRef};
 use crate::normalize::native::{id_value, parse_time, shorten, wrong_type};
-use crate::normalize::{identifiers, parse_object, Format, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind};
+use crate::normalize::{
+    identifiers, parse_object, Format, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind,
+};
 
 const FORMAT: Format = Format::Zendesk;
 const PREFIX: &str = "zen:event-type:ticket.";
-const SUPPORTED: &[&str] = &["ticket.created", "ticket.comment_added", "ticket.status_changed"];
+const SUPPORTED: &[&str] = &[
+    "ticket.created",
+    "ticket.comment_added",
+    "ticket.status_changed",
+];
 
 pub(super) fn normalize(
     channel: Channel,
@@ -31,9 +37,14 @@ pub(super) fn normalize(
         Some(other) => return Err(wrong_type("type", "a string", other)),
         None => return Err(missing("type")),
     };
-    let short = type_name.strip_prefix("zen:event-type:").unwrap_or(type_name);
+    let short = type_name
+        .strip_prefix("zen:event-type:")
+        .unwrap_or(type_name);
     if !SUPPORTED.contains(&short) {
-        let known: Vec<String> = SUPPORTED.iter().map(|s| format!("zen:event-type:{s}")).collect();
+        let known: Vec<String> = SUPPORTED
+            .iter()
+            .map(|s| format!("zen:event-type:{s}"))
+            .collect();
         return Err(NormalizeError::field(
             Kind::UnknownType,
             "type",
@@ -67,7 +78,13 @@ pub(super) fn normalize(
                 Some(Value::Bool(true)) => (Activity::AgentReply, false),
                 // The requester (or a CC) wrote again on the same ticket: a touchpoint, not a new contact.
                 Some(Value::Bool(false)) => (Activity::Track, false),
-                Some(other) => return Err(wrong_type("event.comment.author.is_staff", "a boolean", other)),
+                Some(other) => {
+                    return Err(wrong_type(
+                        "event.comment.author.is_staff",
+                        "a boolean",
+                        other,
+                    ))
+                }
                 None => return Err(missing("event.comment.author.is_staff")),
             }
         }
@@ -110,7 +127,11 @@ pub(super) fn normalize(
     }
     // A comment by the requester names the same person; by staff, an agent.
     if activity == Activity::Track && short == "ticket.comment_added" {
-        if let Some(author) = event.and_then(|e| e.get("comment")).and_then(|c| c.get("author")).and_then(Value::as_object) {
+        if let Some(author) = event
+            .and_then(|e| e.get("comment"))
+            .and_then(|c| c.get("author"))
+            .and_then(Value::as_object)
+        {
             if let Some(raw) = opt_id(author, "id", "event.comment.author.id")? {
                 push_contact(&mut ids_out, &raw, cfg);
             }
@@ -158,7 +179,11 @@ fn missing(path: &str) -> NormalizeError {
     NormalizeError::field(Kind::MissingField, path, "required field is missing")
 }
 
-fn object<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a Map<String, Value>, NormalizeError> {
+fn object<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a Map<String, Value>, NormalizeError> {
     match get(obj, key) {
         Some(Value::Object(o)) => Ok(o),
         Some(other) => Err(wrong_type(path, "an object", other)),
@@ -166,7 +191,11 @@ fn object<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a 
     }
 }
 
-fn opt_id(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>, NormalizeError> {
+fn opt_id(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, NormalizeError> {
     obj.get(key).map_or(Ok(None), |v| id_value(v, path))
 }
 
@@ -200,9 +229,13 @@ fn first_tag(detail: &Map<String, Value>) -> Result<Option<String>, NormalizeErr
         Some(Value::Array(tags)) => {
             for (i, t) in tags.iter().enumerate() {
                 match t {
-                    Value::String(s) if !s.trim().is_empty() => return Ok(Some(s.trim().to_lowercase())),
+                    Value::String(s) if !s.trim().is_empty() => {
+                        return Ok(Some(s.trim().to_lowercase()))
+                    }
                     Value::String(_) | Value::Null => {}
-                    other => return Err(wrong_type(&format!("detail.tags[{i}]"), "a string", other)),
+                    other => {
+                        return Err(wrong_type(&format!("detail.tags[{i}]"), "a string", other))
+                    }
                 }
             }
             Ok(None)
@@ -220,7 +253,13 @@ mod tests {
 
     fn run_json(v: &Value) -> Result<Vec<JourneyEvent>, NormalizeError> {
         let bytes = serde_json::to_vec(v).expect("serialisable");
-        run(Channel::Email, Format::Zendesk, &bytes, &SourceRef::default(), &NormalizeConfig::default())
+        run(
+            Channel::Email,
+            Format::Zendesk,
+            &bytes,
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        )
     }
 
     fn base(ty: &str, event: Value) -> Value {
@@ -244,29 +283,44 @@ mod tests {
 
     #[test]
     fn created_is_a_contact_at_creation_with_case_topic_and_enrichment() {
-        let ev = run_json(&base("ticket.created", json!({}))).expect("ok").remove(0);
+        let ev = run_json(&base("ticket.created", json!({})))
+            .expect("ok")
+            .remove(0);
         assert_eq!(ev.activity, Activity::Contact);
         assert_eq!(ev.event_time_ms, 1_794_298_320_000);
         assert_eq!(ev.case_id.as_deref(), Some("35436"));
         assert_eq!(ev.interaction_id.as_deref(), Some("35436"));
         assert_eq!(ev.topic.as_deref(), Some("refund"));
         assert!(ev.needs_enrichment);
-        assert_eq!(ev.identifiers, vec![Identifier::new(IdType::VendorContact, "zendesk:20978392")]);
-        assert_eq!(ev.event_id, ids::event_id("email", "zendesk", "2b24ef10-19d4-4740-93cf-8f98ec4776c0"));
+        assert_eq!(
+            ev.identifiers,
+            vec![Identifier::new(IdType::VendorContact, "zendesk:20978392")]
+        );
+        assert_eq!(
+            ev.event_id,
+            ids::event_id("email", "zendesk", "2b24ef10-19d4-4740-93cf-8f98ec4776c0")
+        );
     }
 
     #[test]
     fn solved_resolves_and_other_statuses_do_not() {
-        let ev = run_json(&base("ticket.status_changed", json!({"current": "SOLVED", "previous": "OPEN"})))
-            .expect("ok")
-            .remove(0);
+        let ev = run_json(&base(
+            "ticket.status_changed",
+            json!({"current": "SOLVED", "previous": "OPEN"}),
+        ))
+        .expect("ok")
+        .remove(0);
         assert_eq!((ev.activity, ev.resolves), (Activity::Closed, true));
         assert_eq!(ev.event_time_ms, 1_794_384_000_123);
-        let ev = run_json(&base("ticket.status_changed", json!({"current": "pending", "previous": "OPEN"})))
-            .expect("ok")
-            .remove(0);
+        let ev = run_json(&base(
+            "ticket.status_changed",
+            json!({"current": "pending", "previous": "OPEN"}),
+        ))
+        .expect("ok")
+        .remove(0);
         assert_eq!((ev.activity, ev.resolves), (Activity::Track, false));
-        let e = run_json(&base("ticket.status_changed", json!({"current": "melted"}))).expect_err("bad");
+        let e = run_json(&base("ticket.status_changed", json!({"current": "melted"})))
+            .expect_err("bad");
         assert_eq!(e.field.as_deref(), Some("event.current"));
     }
 
@@ -276,17 +330,27 @@ mod tests {
             json!({"comment": {"id": "1", "body": "internal: customer is angry", "is_public": public,
                                "author": {"id": "900", "is_staff": staff, "name": "Agent"}}})
         };
-        let ev = run_json(&base("ticket.comment_added", c(true, true))).expect("ok").remove(0);
+        let ev = run_json(&base("ticket.comment_added", c(true, true)))
+            .expect("ok")
+            .remove(0);
         assert_eq!(ev.activity, Activity::AgentReply);
         assert!(!ev.identifiers.iter().any(|i| i.value == "zendesk:900"));
-        let ev = run_json(&base("ticket.comment_added", c(true, false))).expect("ok").remove(0);
+        let ev = run_json(&base("ticket.comment_added", c(true, false)))
+            .expect("ok")
+            .remove(0);
         assert_eq!(ev.activity, Activity::Track);
-        assert_eq!(run_json(&base("ticket.comment_added", c(false, true))).expect("ok"), vec![]);
+        assert_eq!(
+            run_json(&base("ticket.comment_added", c(false, true))).expect("ok"),
+            vec![]
+        );
     }
 
     #[test]
     fn subject_description_and_bodies_are_never_copied() {
-        let v = base("ticket.comment_added", json!({"comment": {"body": "my IBAN is DE00 1234", "is_public": true, "author": {"id": "1", "is_staff": false}}}));
+        let v = base(
+            "ticket.comment_added",
+            json!({"comment": {"body": "my IBAN is DE00 1234", "is_public": true, "author": {"id": "1", "is_staff": false}}}),
+        );
         let out = serde_json::to_string(&run_json(&v).expect("ok")).expect("json");
         for text in ["IBAN", "order 1234", "three weeks"] {
             assert!(!out.contains(text), "{text}");
@@ -298,7 +362,10 @@ mod tests {
         let mut a = base("ticket.created", json!({}));
         a["detail"]["id"] = json!(35436);
         a["detail"]["requester_id"] = json!("20978392");
-        assert_eq!(run_json(&a).expect("ok"), run_json(&base("ticket.created", json!({}))).expect("ok"));
+        assert_eq!(
+            run_json(&a).expect("ok"),
+            run_json(&base("ticket.created", json!({}))).expect("ok")
+        );
         a["detail"]["requester_id"] = json!(-1);
         assert_eq!(run_json(&a).expect_err("junk").kind, Kind::NoIdentifier);
     }
@@ -307,10 +374,15 @@ mod tests {
     fn unknown_type_and_missing_fields_are_named() {
         let e = run_json(&base("ticket.priority_changed", json!({}))).expect_err("unknown");
         assert_eq!(e.kind, Kind::UnknownType);
-        assert!(e.to_string().contains("zen:event-type:ticket.created, zen:event-type:ticket.comment_added"));
+        assert!(e
+            .to_string()
+            .contains("zen:event-type:ticket.created, zen:event-type:ticket.comment_added"));
         let mut v = base("ticket.created", json!({}));
         v["detail"].as_object_mut().expect("obj").remove("id");
-        assert_eq!(run_json(&v).expect_err("e").to_string(), "field `detail.id`: required field is missing");
+        assert_eq!(
+            run_json(&v).expect_err("e").to_string(),
+            "field `detail.id`: required field is missing"
+        );
         let mut v = base("ticket.created", json!({}));
         v["detail"]["tags"] = json!("refund vip");
         assert_eq!(run_json(&v).expect_err("e").kind, Kind::WrongType);
@@ -321,7 +393,10 @@ mod tests {
         let bytes = serde_json::to_vec(&base("ticket.created", json!({}))).expect("json");
         assert_eq!(detect_format(Channel::Email, &bytes), Some(Format::Zendesk));
         let user_event = br#"{"type": "zen:event-type:user.active_changed", "id": "x", "time": "2026-11-10T08:12:00Z", "detail": {}}"#;
-        assert_ne!(detect_format(Channel::Email, user_event), Some(Format::Zendesk));
+        assert_ne!(
+            detect_format(Channel::Email, user_event),
+            Some(Format::Zendesk)
+        );
         let native = br#"{"id": "m-55", "time": "2026-11-11 08:00:00Z", "type": "email_received", "customer": {"email": "a@example.de"}}"#;
         assert_eq!(detect_format(Channel::Email, native), Some(Format::Native));
     }
