@@ -204,3 +204,16 @@ fn every_channel_has_good_and_bad_native_cases() {
         );
     }
 }
+
+#[test]
+fn every_vendor_format_has_three_good_and_two_bad_cases() {
+    let cases = cases();
+    for format in Format::ALL.into_iter().filter(|f| f.channel().is_some()) {
+        let channel = format.channel().expect("vendor formats have a channel");
+        let of = |c: &&Case| c.channel == channel && c.format == format;
+        let ok = cases.iter().filter(of).filter(|c| c.expected.exists()).count();
+        let bad = cases.iter().filter(of).filter(|c| c.error.exists()).count();
+        assert!(ok >= 3, "{format}: {ok} good fixtures, want at least 3");
+        assert!(bad >= 2, "{format}: {bad} bad fixtures, want at least 2");
+    }
+}

@@ -69,7 +69,10 @@ const NAMES: &[(&str, Target)] = &[
 ];
 
 fn squash(key: &str) -> String {
-    key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
+    key.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 pub(super) fn normalize(
@@ -84,7 +87,11 @@ pub(super) fn normalize(
             return Err(wrong_type("responses", "an array", responses));
         };
         if list.is_empty() {
-            return Err(NormalizeError::field(Kind::InvalidValue, "responses", "the export holds no responses"));
+            return Err(NormalizeError::field(
+                Kind::InvalidValue,
+                "responses",
+                "the export holds no responses",
+            ));
         }
         return list
             .iter()
@@ -149,7 +156,11 @@ fn flat(
     // full response (`completedResponse:R_…` vs `R_…`) so that a later export still counts.
     let source_event_id = match opt(obj, "Topic") {
         Some(Value::String(t)) => {
-            let event = t.split('.').nth(1).filter(|e| !e.is_empty()).unwrap_or("notification");
+            let event = t
+                .split('.')
+                .nth(1)
+                .filter(|e| !e.is_empty())
+                .unwrap_or("notification");
             format!("{event}:{id}")
         }
         Some(other) => return Err(wrong_type("Topic", "a string", other)),
@@ -168,7 +179,10 @@ fn fill(
     cfg: &NormalizeConfig,
 ) -> Result<(), NormalizeError> {
     ev.activity = Activity::SurveyResponse;
-    let Some((tkey, tval)) = TIME_KEYS.iter().find_map(|k| opt(values, k).map(|v| (*k, v))) else {
+    let Some((tkey, tval)) = TIME_KEYS
+        .iter()
+        .find_map(|k| opt(values, k).map(|v| (*k, v)))
+    else {
         return Err(NormalizeError::field(
             Kind::MissingField,
             &join(vpath, "recordedDate"),
@@ -178,7 +192,9 @@ fn fill(
     ev.time = parse_time(tval, &join(vpath, tkey), cfg)?;
 
     for (key, v) in values {
-        let Some((_, target)) = NAMES.iter().find(|(n, _)| *n == squash(key)) else { continue };
+        let Some((_, target)) = NAMES.iter().find(|(n, _)| *n == squash(key)) else {
+            continue;
+        };
         let path = join(vpath, key);
         let raw = match v {
             Value::Null => continue,
@@ -218,7 +234,9 @@ fn score(
         else {
             continue;
         };
-        let Some(v) = opt(values, question) else { continue };
+        let Some(v) = opt(values, question) else {
+            continue;
+        };
         if group.is_null() || group.as_str().is_some_and(|s| s.trim().is_empty()) {
             continue;
         }
@@ -232,7 +250,13 @@ fn score(
         }
         let gpath = join(vpath, key);
         let g = number(group, &gpath)?;
-        let expected = if value <= 6.0 { 1.0 } else if value <= 8.0 { 2.0 } else { 3.0 };
+        let expected = if value <= 6.0 {
+            1.0
+        } else if value <= 8.0 {
+            2.0
+        } else {
+            3.0
+        };
         if g != expected {
             return Err(NormalizeError::field(
                 Kind::InvalidValue,
@@ -240,7 +264,12 @@ fn score(
                 format!("nps group {g} does not match the score {value} (1 = detractor 0–6, 2 = passive 7–8, 3 = promoter 9–10)"),
             ));
         }
-        return Ok(Some(Score { kind: ScoreKind::Nps, value, scale_min: 0.0, scale_max: 10.0 }));
+        return Ok(Some(Score {
+            kind: ScoreKind::Nps,
+            value,
+            scale_min: 0.0,
+            scale_max: 10.0,
+        }));
     }
     const NAMED: &[(&str, ScoreKind, f64, f64)] = &[
         ("nps", ScoreKind::Nps, 0.0, 10.0),
@@ -252,7 +281,12 @@ fn score(
         ("customereffort", ScoreKind::Ces, 1.0, 7.0),
     ];
     for (name, kind, dmin, dmax) in NAMED {
-        let Some((key, v)) = values.iter().find(|(k, v)| squash(k) == *name && !v.is_null()) else { continue };
+        let Some((key, v)) = values
+            .iter()
+            .find(|(k, v)| squash(k) == *name && !v.is_null())
+        else {
+            continue;
+        };
         if v.as_str().is_some_and(|s| s.trim().is_empty()) {
             continue;
         }
@@ -266,10 +300,18 @@ fn score(
             return Err(NormalizeError::field(
                 Kind::InvalidValue,
                 &path,
-                format!("{value} is outside the {} scale {min}..={max}", kind.as_str()),
+                format!(
+                    "{value} is outside the {} scale {min}..={max}",
+                    kind.as_str()
+                ),
             ));
         }
-        return Ok(Some(Score { kind: *kind, value, scale_min: min, scale_max: max }));
+        return Ok(Some(Score {
+            kind: *kind,
+            value,
+            scale_min: min,
+            scale_max: max,
+        }));
     }
     Ok(None)
 }
@@ -297,12 +339,18 @@ pub(super) fn detect(_payload: &[u8], object: Option<&Map<String, Value>>) -> bo
     let Some(o) = object else { return false };
     let record = |r: &Map<String, Value>| r.contains_key("responseId") && r.contains_key("values");
     match (o.get("responses"), o.get("result")) {
-        (Some(Value::Array(list)), _) => list.first().and_then(Value::as_object).is_some_and(record),
+        (Some(Value::Array(list)), _) => {
+            list.first().and_then(Value::as_object).is_some_and(record)
+        }
         (_, Some(Value::Object(r))) => record(r),
         _ => {
             record(o)
-                || (["ResponseID", "ResponseId", "responseId"].iter().any(|k| o.contains_key(*k))
-                    && ["SurveyID", "SurveyId", "surveyId", "Topic"].iter().any(|k| o.contains_key(*k)))
+                || (["ResponseID", "ResponseId", "responseId"]
+                    .iter()
+                    .any(|k| o.contains_key(*k))
+                    && ["SurveyID", "SurveyId", "surveyId", "Topic"]
+                        .iter()
+                        .any(|k| o.contains_key(*k)))
         }
     }
 }
@@ -323,7 +371,13 @@ mod tests {
 
     fn events_cfg(v: &Value, cfg: &NormalizeConfig) -> Result<Vec<JourneyEvent>, NormalizeError> {
         let bytes = serde_json::to_vec(v).expect("serialisable");
-        run(Channel::Survey, Format::Qualtrics, &bytes, &SourceRef::default(), cfg)
+        run(
+            Channel::Survey,
+            Format::Qualtrics,
+            &bytes,
+            &SourceRef::default(),
+            cfg,
+        )
     }
 
     fn events(v: &Value) -> Result<Vec<JourneyEvent>, NormalizeError> {
@@ -341,12 +395,23 @@ mod tests {
     #[test]
     fn nps_with_group_and_embedded_links() {
         let ev = events(&record(json!(3), json!(1))).expect("ok").remove(0);
-        assert_eq!(ev.score, Some(Score { kind: ScoreKind::Nps, value: 3.0, scale_min: 0.0, scale_max: 10.0 }));
+        assert_eq!(
+            ev.score,
+            Some(Score {
+                kind: ScoreKind::Nps,
+                value: 3.0,
+                scale_min: 0.0,
+                scale_max: 10.0
+            })
+        );
         assert_eq!(ev.case_id.as_deref(), Some("T-4242"));
         assert_eq!(ev.event_time_ms, 1_794_564_000_000);
         assert_eq!(
             ev.identifiers,
-            vec![Identifier::new(IdType::CustomerNumber, "4711"), Identifier::new(IdType::Email, "anna.schmidt@example.de")]
+            vec![
+                Identifier::new(IdType::CustomerNumber, "4711"),
+                Identifier::new(IdType::Email, "anna.schmidt@example.de")
+            ]
         );
         assert!(!ev.needs_enrichment);
         let out = serde_json::to_string(&ev).expect("json");
@@ -359,7 +424,11 @@ mod tests {
             assert!(events(&record(json!(v), json!(g))).is_ok(), "{v}/{g}");
         }
         let e = events(&record(json!(9), json!("1"))).expect_err("mismatch");
-        assert!(e.to_string().starts_with("field `values.QID1_NPS_GROUP`: nps group 1 does not match"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("field `values.QID1_NPS_GROUP`: nps group 1 does not match"),
+            "{e}"
+        );
         let e = events(&record(json!("nine"), json!(3))).expect_err("nan");
         assert_eq!(e.kind, NormalizeErrorKind::InvalidValue);
         assert!(e.to_string().starts_with("field `values.QID1`"), "{e}");
@@ -385,8 +454,14 @@ mod tests {
         let ev = events(&v).expect("ok").remove(0);
         assert!(ev.needs_enrichment);
         assert_eq!(ev.source_event_id, "completedResponse:R_3");
-        assert_eq!(ev.identifiers, vec![Identifier::new(IdType::VendorContact, "qualtrics:MLRP_abc")]);
-        assert_eq!(ev.topic, None, "the subscription topic is not an issue topic");
+        assert_eq!(
+            ev.identifiers,
+            vec![Identifier::new(IdType::VendorContact, "qualtrics:MLRP_abc")]
+        );
+        assert_eq!(
+            ev.topic, None,
+            "the subscription topic is not an issue topic"
+        );
     }
 
     #[test]
@@ -399,25 +474,55 @@ mod tests {
         ]});
         let evs = events(&v).expect("ok");
         assert_eq!(evs.len(), 3);
-        assert_eq!(evs[1].score, Some(Score { kind: ScoreKind::Csat, value: 4.0, scale_min: 1.0, scale_max: 7.0 }));
-        assert_eq!(evs[2].score.as_ref().map(|s| (s.kind, s.scale_max)), Some((ScoreKind::Ces, 7.0)));
-        assert_eq!(evs[2].identifiers, vec![Identifier::new(IdType::Phone, "+491701234567")]);
-        let e = events(&json!({"responses": [record(json!(1), json!(1)), {"values": {}}]})).expect_err("missing");
-        assert_eq!(e.to_string(), "field `responses[1].responseId`: required field is missing");
+        assert_eq!(
+            evs[1].score,
+            Some(Score {
+                kind: ScoreKind::Csat,
+                value: 4.0,
+                scale_min: 1.0,
+                scale_max: 7.0
+            })
+        );
+        assert_eq!(
+            evs[2].score.as_ref().map(|s| (s.kind, s.scale_max)),
+            Some((ScoreKind::Ces, 7.0))
+        );
+        assert_eq!(
+            evs[2].identifiers,
+            vec![Identifier::new(IdType::Phone, "+491701234567")]
+        );
+        let e = events(&json!({"responses": [record(json!(1), json!(1)), {"values": {}}]}))
+            .expect_err("missing");
+        assert_eq!(
+            e.to_string(),
+            "field `responses[1].responseId`: required field is missing"
+        );
     }
 
     #[test]
     fn missing_time_names_the_field() {
-        let e = events(&json!({"result": {"responseId": "R_1", "values": {"email": "a@example.de"}}})).expect_err("no time");
-        assert!(e.to_string().starts_with("field `result.values.recordedDate`: required field is missing"), "{e}");
+        let e =
+            events(&json!({"result": {"responseId": "R_1", "values": {"email": "a@example.de"}}}))
+                .expect_err("no time");
+        assert!(
+            e.to_string()
+                .starts_with("field `result.values.recordedDate`: required field is missing"),
+            "{e}"
+        );
     }
 
     #[test]
     fn detect_is_specific() {
         let o = |v: Value| v.as_object().cloned();
         assert!(detect(b"", o(record(json!(1), json!(1))).as_ref()));
-        assert!(detect(b"", o(json!({"result": record(json!(1), json!(1)), "meta": {}})).as_ref()));
-        assert!(detect(b"", o(json!({"ResponseID": "R", "SurveyID": "SV"})).as_ref()));
+        assert!(detect(
+            b"",
+            o(json!({"result": record(json!(1), json!(1)), "meta": {}})).as_ref()
+        ));
+        assert!(detect(
+            b"",
+            o(json!({"ResponseID": "R", "SurveyID": "SV"})).as_ref()
+        ));
         let native = json!({"id": "q-8", "time": 1, "type": "response", "customer": {}, "score": {"type": "nps", "value": 3}});
         assert!(!detect(b"", o(native).as_ref()));
         let typeform = json!({"event_id": "e", "event_type": "form_response", "form_response": {}});

@@ -17,7 +17,9 @@
 
 use serde_json::{Map, Value};
 
-use super::square::{join, opt, opt_id, opt_string, push, push_vendor, req, req_id, req_str, time_or, Draft};
+use super::square::{
+    join, opt, opt_id, opt_string, push, push_vendor, req, req_id, req_str, time_or, Draft,
+};
 use crate::model::{Activity, Channel, IdType, Identifier, JourneyEvent, PromiseKind, SourceRef};
 use crate::normalize::native::{shorten, wrong_type};
 use crate::normalize::{parse_object, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind};
@@ -33,13 +35,17 @@ pub(super) fn normalize(
     let top = parse_object(payload)?;
     let (order, base) = match top.get("order") {
         Some(Value::Object(o)) => (o, "order"),
-        Some(other) if !top.contains_key("source_name") => return Err(wrong_type("order", "an object", other)),
+        Some(other) if !top.contains_key("source_name") => {
+            return Err(wrong_type("order", "an object", other))
+        }
         _ => (&top, ""),
     };
     let path = |key: &str| join(base, key);
 
     let order_id = req_id(order, "id", &path("id"))?;
-    let source_name = req_str(order, "source_name", &path("source_name"))?.trim().to_ascii_lowercase();
+    let source_name = req_str(order, "source_name", &path("source_name"))?
+        .trim()
+        .to_ascii_lowercase();
     if source_name != "pos" {
         return Err(NormalizeError::field(
             Kind::InvalidValue,
@@ -76,7 +82,11 @@ pub(super) fn normalize(
                 let mut ev = Draft::new(format!("refund:{refund_id}"));
                 ev.activity = Activity::Refund;
                 // `processed_at` is when the money went back; `created_at` when it was entered.
-                let key = if opt(r, "processed_at").is_some() { "processed_at" } else { "created_at" };
+                let key = if opt(r, "processed_at").is_some() {
+                    "processed_at"
+                } else {
+                    "created_at"
+                };
                 ev.time = time_or(r, key, &rpath, Some(created), cfg)?;
                 ev.fulfils = refund_succeeded(r, &rpath)?.then_some(PromiseKind::Refund);
                 ev.ids = ids.clone();
@@ -104,7 +114,9 @@ pub(super) fn normalize(
 /// A refund fulfils the refund promise unless all its transactions failed
 /// (`status` of every `transactions[]` is `failure` or `error`).
 fn refund_succeeded(r: &Map<String, Value>, rpath: &str) -> Result<bool, NormalizeError> {
-    let Some(txs) = opt(r, "transactions") else { return Ok(true) };
+    let Some(txs) = opt(r, "transactions") else {
+        return Ok(true);
+    };
     let Value::Array(txs) = txs else {
         return Err(wrong_type(&join(rpath, "transactions"), "an array", txs));
     };
@@ -117,24 +129,55 @@ fn refund_succeeded(r: &Map<String, Value>, rpath: &str) -> Result<bool, Normali
         let Value::Object(t) = t else {
             return Err(wrong_type(&tpath, "an object", t));
         };
-        let status = opt_string(t, "status", &tpath)?.unwrap_or_default().to_ascii_lowercase();
+        let status = opt_string(t, "status", &tpath)?
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         any_ok |= !matches!(status.as_str(), "failure" | "error");
     }
     Ok(any_ok)
 }
 
-fn identifiers(order: &Map<String, Value>, base: &str, cfg: &NormalizeConfig) -> Result<Vec<Identifier>, NormalizeError> {
+fn identifiers(
+    order: &Map<String, Value>,
+    base: &str,
+    cfg: &NormalizeConfig,
+) -> Result<Vec<Identifier>, NormalizeError> {
     let mut ids = Vec::new();
-    push(&mut ids, IdType::Email, opt_string(order, "email", base)?, cfg);
-    push(&mut ids, IdType::Email, opt_string(order, "contact_email", base)?, cfg);
-    push(&mut ids, IdType::Phone, opt_string(order, "phone", base)?, cfg);
+    push(
+        &mut ids,
+        IdType::Email,
+        opt_string(order, "email", base)?,
+        cfg,
+    );
+    push(
+        &mut ids,
+        IdType::Email,
+        opt_string(order, "contact_email", base)?,
+        cfg,
+    );
+    push(
+        &mut ids,
+        IdType::Phone,
+        opt_string(order, "phone", base)?,
+        cfg,
+    );
     match opt(order, "customer") {
         None => {}
         Some(Value::Object(c)) => {
             let cpath = join(base, "customer");
             push_vendor(&mut ids, "shopify", opt_id(c, "id", &cpath)?, cfg);
-            push(&mut ids, IdType::Email, opt_string(c, "email", &cpath)?, cfg);
-            push(&mut ids, IdType::Phone, opt_string(c, "phone", &cpath)?, cfg);
+            push(
+                &mut ids,
+                IdType::Email,
+                opt_string(c, "email", &cpath)?,
+                cfg,
+            );
+            push(
+                &mut ids,
+                IdType::Phone,
+                opt_string(c, "phone", &cpath)?,
+                cfg,
+            );
         }
         Some(other) => return Err(wrong_type(&join(base, "customer"), "an object", other)),
     }
@@ -166,7 +209,13 @@ mod tests {
 
     fn events(v: &Value) -> Result<Vec<JourneyEvent>, NormalizeError> {
         let bytes = serde_json::to_vec(v).expect("serialisable");
-        run(Channel::Store, Format::ShopifyPos, &bytes, &SourceRef::default(), &NormalizeConfig::default())
+        run(
+            Channel::Store,
+            Format::ShopifyPos,
+            &bytes,
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        )
     }
 
     fn order() -> Value {
@@ -187,14 +236,34 @@ mod tests {
     fn order_and_refunds_become_several_events() {
         let evs = events(&order()).expect("ok");
         assert_eq!(evs.len(), 2);
-        assert_eq!((evs[0].activity, evs[0].source_event_id.as_str()), (Activity::Purchase, "order:450789469"));
+        assert_eq!(
+            (evs[0].activity, evs[0].source_event_id.as_str()),
+            (Activity::Purchase, "order:450789469")
+        );
         assert_eq!(evs[0].event_time_ms, 1_794_495_600_000);
-        assert_eq!((evs[1].activity, evs[1].fulfils), (Activity::Refund, Some(PromiseKind::Refund)));
+        assert_eq!(
+            (evs[1].activity, evs[1].fulfils),
+            (Activity::Refund, Some(PromiseKind::Refund))
+        );
         assert_eq!(evs[1].source_event_id, "refund:509562969");
-        assert_eq!(evs[1].event_time_ms, 1_794_495_600_000 + 86_400_000 - 3_600_000 + 60_000);
+        assert_eq!(
+            evs[1].event_time_ms,
+            1_794_495_600_000 + 86_400_000 - 3_600_000 + 60_000
+        );
         assert_eq!(evs[1].interaction_id.as_deref(), Some("450789469"));
-        let values: Vec<&str> = evs[0].identifiers.iter().map(|i| i.value.as_str()).collect();
-        assert_eq!(values, ["anna.schmidt@example.de", "+491701234567", "shopify:207119551"]);
+        let values: Vec<&str> = evs[0]
+            .identifiers
+            .iter()
+            .map(|i| i.value.as_str())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                "anna.schmidt@example.de",
+                "+491701234567",
+                "shopify:207119551"
+            ]
+        );
         let out = serde_json::to_string(&evs).expect("json");
         assert!(!out.contains("zipper") && !out.contains("Chestnut"));
     }
@@ -216,7 +285,11 @@ mod tests {
         bad["order"]["source_name"] = json!("web");
         let e = events(&bad).expect_err("web");
         assert_eq!(e.kind, NormalizeErrorKind::InvalidValue);
-        assert!(e.to_string().starts_with("field `order.source_name`: order from source `web`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("field `order.source_name`: order from source `web`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -235,10 +308,16 @@ mod tests {
     fn missing_source_name_and_junk_contacts() {
         let mut v = order();
         v.as_object_mut().expect("obj").remove("source_name");
-        assert_eq!(events(&v).expect_err("missing").to_string(), "field `source_name`: required field is missing");
+        assert_eq!(
+            events(&v).expect_err("missing").to_string(),
+            "field `source_name`: required field is missing"
+        );
         let v = json!({"id": 1, "created_at": "2026-11-12T10:00:00Z", "source_name": "pos",
                        "email": "undefined", "phone": "", "customer": {"id": 0, "email": "noreply@shop.example.de"}});
-        assert_eq!(events(&v).expect_err("junk").kind, NormalizeErrorKind::NoIdentifier);
+        assert_eq!(
+            events(&v).expect_err("junk").kind,
+            NormalizeErrorKind::NoIdentifier
+        );
     }
 
     #[test]
@@ -248,9 +327,16 @@ mod tests {
         v["updated_at"] = json!("2026-11-14 08:00:00");
         let evs = events(&v).expect("ok");
         assert_eq!(evs.len(), 2);
-        assert_eq!(evs[1].source_event_id, "refund-status:450789469:partially_refunded");
+        assert_eq!(
+            evs[1].source_event_id,
+            "refund-status:450789469:partially_refunded"
+        );
         assert!(evs[1].needs_enrichment);
-        assert_eq!(evs[1].event_time_ms, 1_794_495_600_000 + 2 * 86_400_000 - 7 * 3_600_000, "zone-less in UTC");
+        assert_eq!(
+            evs[1].event_time_ms,
+            1_794_495_600_000 + 2 * 86_400_000 - 7 * 3_600_000,
+            "zone-less in UTC"
+        );
         v["financial_status"] = json!("paid");
         assert_eq!(events(&v).expect("ok").len(), 1);
     }
@@ -260,9 +346,11 @@ mod tests {
         let o = |v: Value| v.as_object().cloned();
         assert!(detect(b"", o(order()).as_ref()));
         assert!(detect(b"", o(json!({"order": order()})).as_ref()));
-        let native = json!({"id": "s-1", "time": 1, "type": "purchase", "customer": {"email": "a@b.de"}});
+        let native =
+            json!({"id": "s-1", "time": 1, "type": "purchase", "customer": {"email": "a@b.de"}});
         assert!(!detect(b"", o(native).as_ref()));
-        let square = json!({"merchant_id": "M", "event_id": "e", "type": "payment.created", "data": {}});
+        let square =
+            json!({"merchant_id": "M", "event_id": "e", "type": "payment.created", "data": {}});
         assert!(!detect(b"", o(square).as_ref()));
     }
 }

@@ -24,7 +24,9 @@ use serde_json::{Map, Value};
 use crate::ids;
 use crate::model::{Activity, Channel, IdType, Identifier, JourneyEvent, PromiseKind, SourceRef};
 use crate::normalize::native::{id_value, parse_time, shorten, wrong_type};
-use crate::normalize::{identifiers, parse_object, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind};
+use crate::normalize::{
+    identifiers, parse_object, NormalizeConfig, NormalizeError, NormalizeErrorKind as Kind,
+};
 
 const FORMAT: &str = "square";
 
@@ -76,14 +78,21 @@ pub(super) fn normalize(
             ev.interaction_id = order.clone().or(opt_id(p, "id", path)?);
             push_vendor(&mut ev.ids, "square", opt_id(p, "customer_id", path)?, cfg);
             push_vendor(&mut ev.ids, "square_order", order, cfg);
-            push(&mut ev.ids, IdType::Email, opt_string(p, "buyer_email_address", path)?, cfg);
+            push(
+                &mut ev.ids,
+                IdType::Email,
+                opt_string(p, "buyer_email_address", path)?,
+                cfg,
+            );
         }
         "refund.created" | "refund.updated" => {
             let r = req_obj(object, "refund", "data.object.refund")?;
             let path = "data.object.refund";
             ev.time = time_or(r, "created_at", path, envelope_time, cfg)?;
             ev.activity = Activity::Refund;
-            let status = opt_string(r, "status", path)?.unwrap_or_default().to_ascii_uppercase();
+            let status = opt_string(r, "status", path)?
+                .unwrap_or_default()
+                .to_ascii_uppercase();
             // PENDING: the money is not back yet; REJECTED/FAILED: it never will be.
             ev.fulfils = (status == "COMPLETED").then_some(PromiseKind::Refund);
             let order = opt_id(r, "order_id", path)?;
@@ -96,9 +105,15 @@ pub(super) fn normalize(
             let b = req_obj(object, "booking", "data.object.booking")?;
             let path = "data.object.booking";
             // When the booking was made (or changed), not the appointment's `start_at`.
-            let key = if event_type == "booking.created" { "created_at" } else { "updated_at" };
+            let key = if event_type == "booking.created" {
+                "created_at"
+            } else {
+                "updated_at"
+            };
             ev.time = time_or(b, key, path, envelope_time, cfg)?;
-            let status = req_str(b, "status", &format!("{path}.status"))?.trim().to_ascii_uppercase();
+            let status = req_str(b, "status", &format!("{path}.status"))?
+                .trim()
+                .to_ascii_uppercase();
             (ev.activity, ev.topic) = match status.as_str() {
                 "PENDING" | "ACCEPTED" => (Activity::Appointment, None),
                 "CANCELLED_BY_CUSTOMER" | "CANCELLED_BY_SELLER" | "DECLINED" => {
@@ -124,9 +139,18 @@ pub(super) fn normalize(
             let path = "data.object.loyalty_event";
             ev.time = time_or(l, "created_at", path, envelope_time, cfg)?;
             ev.activity = Activity::Identify;
-            push(&mut ev.ids, IdType::LoyaltyId, opt_id(l, "loyalty_account_id", path)?, cfg);
+            push(
+                &mut ev.ids,
+                IdType::LoyaltyId,
+                opt_id(l, "loyalty_account_id", path)?,
+                cfg,
+            );
             // The order the points were earned or redeemed on links the loyalty account to the payer.
-            for detail in ["accumulate_points", "redeem_reward", "accumulate_promotion_points"] {
+            for detail in [
+                "accumulate_points",
+                "redeem_reward",
+                "accumulate_promotion_points",
+            ] {
                 if let Some(d) = opt(l, detail) {
                     let dpath = format!("{path}.{detail}");
                     let Value::Object(d) = d else {
@@ -165,7 +189,9 @@ pub(super) fn detect(_payload: &[u8], object: Option<&Map<String, Value>>) -> bo
     object.is_some_and(|o| {
         o.get("event_id").is_some_and(Value::is_string)
             && o.contains_key("merchant_id")
-            && o.get("type").and_then(Value::as_str).is_some_and(|t| t.contains('.'))
+            && o.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.contains('.'))
             && o.get("data").is_some_and(Value::is_object)
     })
 }
@@ -219,7 +245,10 @@ impl Draft {
             identifiers: self.ids,
             interaction_id: self.interaction_id,
             case_id: self.case_id,
-            topic: self.topic.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()),
+            topic: self
+                .topic
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty()),
             promise: None,
             fulfils: self.fulfils,
             resolves: self.resolves,
@@ -247,8 +276,13 @@ pub(super) fn opt<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Valu
 }
 
 /// A required field; `path` is its full path for the error.
-pub(super) fn req<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a Value, NormalizeError> {
-    opt(obj, key).ok_or_else(|| NormalizeError::field(Kind::MissingField, path, "required field is missing"))
+pub(super) fn req<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a Value, NormalizeError> {
+    opt(obj, key)
+        .ok_or_else(|| NormalizeError::field(Kind::MissingField, path, "required field is missing"))
 }
 
 pub(super) fn req_obj<'a>(
@@ -262,7 +296,11 @@ pub(super) fn req_obj<'a>(
     }
 }
 
-pub(super) fn req_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a str, NormalizeError> {
+pub(super) fn req_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a str, NormalizeError> {
     match req(obj, key, path)? {
         Value::String(s) => Ok(s),
         other => Err(wrong_type(path, "a string", other)),
@@ -270,7 +308,11 @@ pub(super) fn req_str<'a>(obj: &'a Map<String, Value>, key: &str, path: &str) ->
 }
 
 /// A required id (string or integer, not blank).
-pub(super) fn req_id(obj: &Map<String, Value>, key: &str, path: &str) -> Result<String, NormalizeError> {
+pub(super) fn req_id(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<String, NormalizeError> {
     let id = id_value(req(obj, key, path)?, path)?
         .ok_or_else(|| NormalizeError::field(Kind::InvalidValue, path, "must not be empty"))?;
     if id.len() > identifiers::MAX_IDENTIFIER_LEN {
@@ -284,12 +326,20 @@ pub(super) fn req_id(obj: &Map<String, Value>, key: &str, path: &str) -> Result<
 }
 
 /// An optional id (string or integer) of `obj` at `parent.key`.
-pub(super) fn opt_id(obj: &Map<String, Value>, key: &str, parent: &str) -> Result<Option<String>, NormalizeError> {
+pub(super) fn opt_id(
+    obj: &Map<String, Value>,
+    key: &str,
+    parent: &str,
+) -> Result<Option<String>, NormalizeError> {
     opt(obj, key).map_or(Ok(None), |v| id_value(v, &join(parent, key)))
 }
 
 /// An optional string of `obj` at `parent.key`.
-pub(super) fn opt_string(obj: &Map<String, Value>, key: &str, parent: &str) -> Result<Option<String>, NormalizeError> {
+pub(super) fn opt_string(
+    obj: &Map<String, Value>,
+    key: &str,
+    parent: &str,
+) -> Result<Option<String>, NormalizeError> {
     match opt(obj, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -309,21 +359,45 @@ pub(super) fn time_or(
     match (opt(obj, key), fallback) {
         (Some(v), _) => parse_time(v, &path, cfg),
         (None, Some(v)) => parse_time(v, "created_at", cfg),
-        (None, None) => Err(NormalizeError::field(Kind::MissingField, &path, "required field is missing")),
+        (None, None) => Err(NormalizeError::field(
+            Kind::MissingField,
+            &path,
+            "required field is missing",
+        )),
     }
 }
 
 /// Normalises `raw` as `id_type` and keeps it unless it is junk.
-pub(super) fn push(out: &mut Vec<Identifier>, id_type: IdType, raw: Option<String>, cfg: &NormalizeConfig) {
+pub(super) fn push(
+    out: &mut Vec<Identifier>,
+    id_type: IdType,
+    raw: Option<String>,
+    cfg: &NormalizeConfig,
+) {
     if let Some(raw) = raw {
-        out.extend(identifiers::normalize(id_type, &raw, &cfg.default_region, &cfg.blocked_values));
+        out.extend(identifiers::normalize(
+            id_type,
+            &raw,
+            &cfg.default_region,
+            &cfg.blocked_values,
+        ));
     }
 }
 
 /// A vendor contact id `prefix:raw`, unless `raw` is junk.
-pub(super) fn push_vendor(out: &mut Vec<Identifier>, prefix: &str, raw: Option<String>, cfg: &NormalizeConfig) {
+pub(super) fn push_vendor(
+    out: &mut Vec<Identifier>,
+    prefix: &str,
+    raw: Option<String>,
+    cfg: &NormalizeConfig,
+) {
     if let Some(v) = raw.as_deref().and_then(identifiers::plain) {
-        push(out, IdType::VendorContact, Some(format!("{prefix}:{v}")), cfg);
+        push(
+            out,
+            IdType::VendorContact,
+            Some(format!("{prefix}:{v}")),
+            cfg,
+        );
     }
 }
 
@@ -335,7 +409,13 @@ mod tests {
 
     fn events(v: &Value) -> Result<Vec<JourneyEvent>, NormalizeError> {
         let bytes = serde_json::to_vec(v).expect("serialisable");
-        run(Channel::Store, Format::Square, &bytes, &SourceRef::default(), &NormalizeConfig::default())
+        run(
+            Channel::Store,
+            Format::Square,
+            &bytes,
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        )
     }
 
     fn payment() -> Value {
@@ -362,7 +442,10 @@ mod tests {
         assert_eq!(ev.event_id, ids::event_id("store", "square", "evt-1"));
         assert_eq!(ev.interaction_id.as_deref(), Some("ord-1"));
         let values: Vec<&str> = ev.identifiers.iter().map(|i| i.value.as_str()).collect();
-        assert_eq!(values, ["anna@example.de", "square:CUST1", "square_order:ord-1"]);
+        assert_eq!(
+            values,
+            ["anna@example.de", "square:CUST1", "square_order:ord-1"]
+        );
         let out = serde_json::to_string(&ev).expect("json");
         for secret in ["secret note text", "Hauptstr", "fingerprint"] {
             assert!(!out.contains(secret), "{secret} leaked");
@@ -397,14 +480,26 @@ mod tests {
         };
         let one = |s: &str| events(&booking(s)).map(|mut e| e.remove(0));
         let ok = one("ACCEPTED").expect("ok");
-        assert_eq!((ok.activity, ok.topic.as_deref()), (Activity::Appointment, None));
+        assert_eq!(
+            (ok.activity, ok.topic.as_deref()),
+            (Activity::Appointment, None)
+        );
         assert_eq!(ok.event_time_ms, 1_794_495_540_000);
         let c = one("CANCELLED_BY_CUSTOMER").expect("ok");
-        assert_eq!((c.activity, c.topic.as_deref()), (Activity::Closed, Some("appointment_cancelled")));
+        assert_eq!(
+            (c.activity, c.topic.as_deref()),
+            (Activity::Closed, Some("appointment_cancelled"))
+        );
         let n = one("NO_SHOW").expect("ok");
-        assert_eq!((n.activity, n.topic.as_deref()), (Activity::Closed, Some("appointment_no_show")));
+        assert_eq!(
+            (n.activity, n.topic.as_deref()),
+            (Activity::Closed, Some("appointment_no_show"))
+        );
         let e = one("LOST").expect_err("unknown status");
-        assert_eq!(e.to_string().split(':').next(), Some("field `data.object.booking.status`"));
+        assert_eq!(
+            e.to_string().split(':').next(),
+            Some("field `data.object.booking.status`")
+        );
     }
 
     #[test]
@@ -416,7 +511,10 @@ mod tests {
                        "reason": "broken on arrival", "created_at": 1_794_495_600}}}})
         };
         let done = events(&refund("COMPLETED")).expect("ok").remove(0);
-        assert_eq!((done.activity, done.fulfils), (Activity::Refund, Some(PromiseKind::Refund)));
+        assert_eq!(
+            (done.activity, done.fulfils),
+            (Activity::Refund, Some(PromiseKind::Refund))
+        );
         assert_eq!(done.event_time_ms, 1_794_495_600_000, "epoch seconds");
         let pending = events(&refund("PENDING")).expect("ok").remove(0);
         assert_eq!(pending.fulfils, None);
@@ -430,8 +528,14 @@ mod tests {
                            "order_id": "ord-1", "state": "OPEN", "version": 2, "location_id": "L1"}}}});
         let ev = events(&v).expect("ok").remove(0);
         assert!(ev.needs_enrichment);
-        assert_eq!(ev.event_time_ms, 1_794_492_000_000, "falls back to the notification time, +0100");
-        assert_eq!(ev.identifiers, vec![Identifier::new(IdType::VendorContact, "square_order:ord-1")]);
+        assert_eq!(
+            ev.event_time_ms, 1_794_492_000_000,
+            "falls back to the notification time, +0100"
+        );
+        assert_eq!(
+            ev.identifiers,
+            vec![Identifier::new(IdType::VendorContact, "square_order:ord-1")]
+        );
     }
 
     #[test]
@@ -463,7 +567,10 @@ mod tests {
 
         let mut v = payment();
         v.as_object_mut().expect("object").remove("event_id");
-        assert_eq!(events(&v).expect_err("missing").to_string(), "field `event_id`: required field is missing");
+        assert_eq!(
+            events(&v).expect_err("missing").to_string(),
+            "field `event_id`: required field is missing"
+        );
 
         let mut v = payment();
         v["data"]["object"]["payment"]["customer_id"] = json!(["x"]);
@@ -484,60 +591,11 @@ mod tests {
     fn detect_is_specific() {
         let o = |v: Value| v.as_object().cloned();
         assert!(detect(b"", o(payment()).as_ref()));
-        let native = json!({"id": "s-1", "time": 1, "type": "visit", "customer": {"loyalty_id": "L"}});
+        let native =
+            json!({"id": "s-1", "time": 1, "type": "visit", "customer": {"loyalty_id": "L"}});
         assert!(!detect(b"", o(native).as_ref()));
         let shopify = json!({"id": 1, "created_at": "2026-11-12T15:00:00Z", "source_name": "pos", "financial_status": "paid"});
         assert!(!detect(b"", o(shopify).as_ref()));
         assert!(!detect(b"", None));
     }
 }
-
-// TEMP-DUMP-BEGIN (scratch: writes the expected files of this helper's fixture folders only)
-#[cfg(test)]
-mod dump_fixtures {
-    use super::super::super::{normalize as run, Format, NormalizeConfig};
-    use crate::model::{Channel, SourceRef};
-
-    #[test]
-    #[ignore]
-    fn dump() {
-        let cfg = NormalizeConfig {
-            default_region: "DE".to_string(),
-            time_zone: jiff::tz::TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").expect("tz"),
-            blocked_values: vec!["info@shop.example.de".to_string()],
-        };
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        for (ch, f) in [
-            (Channel::Store, Format::Square),
-            (Channel::Store, Format::ShopifyPos),
-            (Channel::Survey, Format::Qualtrics),
-            (Channel::Survey, Format::Typeform),
-        ] {
-            let dir = root.join(ch.as_str()).join(f.as_str());
-            let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-            for e in rd.flatten() {
-                let p = e.path();
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-                if !name.ends_with(".json") || name.ends_with(".expected.json") {
-                    continue;
-                }
-                let stem = name.trim_end_matches(".json");
-                let src = SourceRef { topic: format!("cx.raw.{ch}"), partition: 3, offset: 42 };
-                let payload = std::fs::read(&p).expect("read");
-                let exp = dir.join(format!("{stem}.expected.json"));
-                let err = dir.join(format!("{stem}.error.txt"));
-                match run(ch, f, &payload, &src, &cfg) {
-                    Ok(evs) => {
-                        std::fs::write(&exp, serde_json::to_string_pretty(&evs).expect("json") + "\n").expect("w");
-                        let _ = std::fs::remove_file(&err);
-                    }
-                    Err(e) => {
-                        std::fs::write(&err, format!("{e}\n")).expect("w");
-                        let _ = std::fs::remove_file(&exp);
-                    }
-                }
-            }
-        }
-    }
-}
-// TEMP-DUMP-END
