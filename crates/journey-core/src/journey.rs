@@ -33,6 +33,8 @@ pub struct IssueState {
     pub resolved_at_ms: Option<i64>,
     /// When the last repeat-contact alert fired for it.
     pub alerted_at_ms: Option<i64>,
+    /// When the last channel-hop alert fired for it.
+    pub hop_alerted_at_ms: Option<i64>,
 }
 
 impl IssueState {
@@ -64,6 +66,67 @@ pub struct Fulfilment {
     pub event_id: String,
 }
 
+/// A sentiment reading of one touchpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentimentPoint {
+    pub time_ms: i64,
+    pub event_id: String,
+    pub value: f64,
+}
+
+/// An inbound contact (activity `contact`) that may await an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub time_ms: i64,
+    pub event_id: String,
+    pub channel: Channel,
+    pub interaction_id: Option<String>,
+    pub issue_key: Option<String>,
+}
+
+/// What answers an inbound contact: an agent reply or an outbound contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub time_ms: i64,
+    pub event_id: String,
+    pub channel: Channel,
+    pub interaction_id: Option<String>,
+    pub issue_key: Option<String>,
+}
+
+impl Reply {
+    /// Whether this answers `inbound`: the same interaction when the contact
+    /// names one, else the same channel and issue.
+    pub fn answers(&self, inbound: &Inbound) -> bool {
+        self.time_ms >= inbound.time_ms
+            && match &inbound.interaction_id {
+                Some(id) => self.interaction_id.as_ref() == Some(id),
+                None => self.channel == inbound.channel && self.issue_key == inbound.issue_key,
+            }
+    }
+}
+
+/// Transfers seen on one interaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InteractionState {
+    /// The largest `transfer_count` any of its events reported.
+    pub max_transfer_count: u32,
+    /// `(time, event id)` of its events that reported a transfer (`transfer_count > 0`), in order.
+    pub transfer_events: Vec<(i64, String)>,
+    pub issue_key: Option<String>,
+    /// A transfer-loop alert fired for it.
+    pub loop_alerted: bool,
+}
+
+impl InteractionState {
+    /// Transfers of the interaction: sources that report a running count give
+    /// the maximum, sources that report one transfer per event give the count
+    /// of such events; the larger of the two.
+    pub fn transfers(&self) -> u32 {
+        self.max_transfer_count.max(self.transfer_events.len() as u32)
+    }
+}
+
 /// One customer's journey state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Journey {
@@ -73,8 +136,18 @@ pub struct Journey {
     pub fulfilments: Vec<Fulfilment>,
     /// `(time, score)` of the last survey answer.
     pub last_score: Option<(i64, Score)>,
-    /// `(time, sentiment)` of contacts that carried one, in order.
-    pub sentiments: Vec<(i64, f64)>,
+    /// Touchpoints that carried a sentiment, in order.
+    pub sentiments: Vec<SentimentPoint>,
+    /// Inbound contacts, in order (for `unanswered`).
+    pub inbound: Vec<Inbound>,
+    /// Agent replies and outbound contacts, in order (for `unanswered`).
+    pub replies: Vec<Reply>,
+    /// Interaction id → its transfers (for `transfer_loop`).
+    pub interactions: BTreeMap<String, InteractionState>,
+    /// First event id of the falling-sentiment run that last raised an alert.
+    pub sentiment_alerted_run: Option<String>,
+    /// Alerts emitted and not yet resolved, in order of firing.
+    pub open_alerts: Vec<crate::rules::OpenAlert>,
 }
 
 impl Journey {
@@ -119,8 +192,35 @@ impl Journey {
         if let Some(s) = &e.score {
             self.last_score = Some((e.event_time_ms, s.clone()));
         }
-        if let Some(s) = e.sentiment {
-            self.sentiments.push((e.event_time_ms, s));
+        if let Some(value) = e.sentiment {
+            self.sentiments.push(SentimentPoint { time_ms: e.event_time_ms, event_id: e.event_id.clone(), value });
+        }
+        match e.activity {
+            Activity::Contact => self.inbound.push(Inbound {
+                time_ms: e.event_time_ms,
+                event_id: e.event_id.clone(),
+                channel: e.channel,
+                interaction_id: e.interaction_id.clone(),
+                issue_key: e.issue_key(),
+            }),
+            Activity::AgentReply | Activity::Outbound => self.replies.push(Reply {
+                time_ms: e.event_time_ms,
+                event_id: e.event_id.clone(),
+                channel: e.channel,
+                interaction_id: e.interaction_id.clone(),
+                issue_key: e.issue_key(),
+            }),
+            _ => {}
+        }
+        if let Some(id) = &e.interaction_id {
+            let it = self.interactions.entry(id.clone()).or_default();
+            it.max_transfer_count = it.max_transfer_count.max(e.transfer_count);
+            if e.transfer_count > 0 {
+                it.transfer_events.push((e.event_time_ms, e.event_id.clone()));
+            }
+            if it.issue_key.is_none() {
+                it.issue_key = e.issue_key();
+            }
         }
     }
 
@@ -140,6 +240,7 @@ impl Journey {
             mine.contacts.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
             mine.resolved_at_ms = mine.resolved_at_ms.max(theirs.resolved_at_ms);
             mine.alerted_at_ms = mine.alerted_at_ms.max(theirs.alerted_at_ms);
+            mine.hop_alerted_at_ms = mine.hop_alerted_at_ms.max(theirs.hop_alerted_at_ms);
         }
         self.promises.extend(other.promises);
         self.promises.sort_by(|a, b| (a.made_ms, &a.event_id).cmp(&(b.made_ms, &b.event_id)));
@@ -150,7 +251,25 @@ impl Journey {
             (a, b) => a.or(b),
         };
         self.sentiments.extend(other.sentiments);
-        self.sentiments.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        self.sentiments.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        self.inbound.extend(other.inbound);
+        self.inbound.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        self.replies.extend(other.replies);
+        self.replies.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        for (id, theirs) in other.interactions {
+            let mine = self.interactions.entry(id).or_default();
+            mine.max_transfer_count = mine.max_transfer_count.max(theirs.max_transfer_count);
+            mine.transfer_events.extend(theirs.transfer_events);
+            mine.transfer_events.sort();
+            mine.transfer_events.dedup();
+            if mine.issue_key.is_none() {
+                mine.issue_key = theirs.issue_key;
+            }
+            mine.loop_alerted |= theirs.loop_alerted;
+        }
+        self.sentiment_alerted_run = self.sentiment_alerted_run.take().max(other.sentiment_alerted_run);
+        self.open_alerts.extend(other.open_alerts);
+        self.open_alerts.sort_by(|a, b| (a.alert.fired_at_ms, &a.alert.alert_id).cmp(&(b.alert.fired_at_ms, &b.alert.alert_id)));
     }
 
     /// Whether `promise` was fulfilled by `until_ms`.

@@ -394,22 +394,63 @@ pub struct Handover {
     pub summary: String,
 }
 
+/// The journey-breakage rules (docs/rules.md). The Avro enum `Rule` in
+/// `schemas/JourneyAlert.avsc` has the same symbols in the same order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     RepeatContact,
     Detractor,
     BrokenPromise,
+    ChannelHop,
+    AbandonedCheckout,
+    TransferLoop,
+    Unanswered,
+    SentimentDrop,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 3] = [Rule::RepeatContact, Rule::Detractor, Rule::BrokenPromise];
+    pub const ALL: [Rule; 8] = [
+        Rule::RepeatContact,
+        Rule::Detractor,
+        Rule::BrokenPromise,
+        Rule::ChannelHop,
+        Rule::AbandonedCheckout,
+        Rule::TransferLoop,
+        Rule::Unanswered,
+        Rule::SentimentDrop,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::RepeatContact => "repeat_contact",
             Rule::Detractor => "detractor",
             Rule::BrokenPromise => "broken_promise",
+            Rule::ChannelHop => "channel_hop",
+            Rule::AbandonedCheckout => "abandoned_checkout",
+            Rule::TransferLoop => "transfer_loop",
+            Rule::Unanswered => "unanswered",
+            Rule::SentimentDrop => "sentiment_drop",
+        }
+    }
+}
+
+/// Whether an alert record opens an alert or closes one emitted earlier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    /// The breakage was detected (the alert itself).
+    #[default]
+    Open,
+    /// A resolution record: the issue of the alert `resolves_alert_id` is resolved.
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Resolved => "resolved",
         }
     }
 }
@@ -422,7 +463,7 @@ pub enum Severity {
     High,
 }
 
-/// A journey-breakage alert.
+/// A journey-breakage alert, or (with `status` resolved) the record that closes one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JourneyAlert {
     /// Deterministic: hash of rule and triggering event ids (never of the customer id).
@@ -435,9 +476,16 @@ pub struct JourneyAlert {
     pub issue_key: Option<String>,
     /// Team that owns this journey.
     pub owner: String,
-    /// The touchpoints that triggered it.
+    /// The touchpoints that triggered it; a resolution record adds the resolving event last.
     pub evidence: Vec<Touchpoint>,
     pub summary: String,
+    /// `open` for an alert, `resolved` for the record that closes one.
+    #[serde(default)]
+    pub status: AlertStatus,
+    /// For a resolution record: the id of the alert it closes. Its own id is
+    /// `hash("resolved", that alert id)`.
+    #[serde(default)]
+    pub resolves_alert_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

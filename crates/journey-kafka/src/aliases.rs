@@ -59,6 +59,11 @@ impl AliasTable {
         Some((loser, winner))
     }
 
+    /// Queues a move again (a restored partition holds a label that is an alias now).
+    pub fn requeue(&mut self, loser: u64, winner: u64) {
+        self.moves.push((loser, winner));
+    }
+
     pub fn take_moves(&mut self) -> Vec<(u64, u64)> {
         std::mem::take(&mut self.moves)
     }

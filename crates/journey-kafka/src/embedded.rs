@@ -32,7 +32,7 @@ impl MockBroker {
         for t in [&topics.events, &topics.handover, &topics.alerts, &topics.merges, &topics.dlq] {
             self.cluster.create_topic(t, p, 1)?;
         }
-        for name in ["identity-hops", "aliases", "stitch"] {
+        for name in ["identity-hops", "aliases", "stitch", "identity-changelog", "stitch-changelog"] {
             self.cluster.create_topic(&kafka.internal_topic(name), p, 1)?;
         }
         Ok(())

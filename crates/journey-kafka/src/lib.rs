@@ -17,6 +17,7 @@ pub mod outputs;
 pub mod topics;
 
 mod aliases;
+mod changelog;
 mod identity_stage;
 mod normalise_stage;
 mod passthrough;
@@ -41,6 +42,10 @@ pub struct PipelineConfig {
     /// Where the RocksDB state lives (one database per instance).
     pub state_dir: PathBuf,
     pub framing: journey_core::avro::Framing,
+    /// Write every state change to a changelog topic so that a partition's
+    /// state moves with it to another instance (needed for more than one
+    /// instance; costs one extra produce of the changed state per batch).
+    pub changelog: bool,
 }
 
 /// Errors of the Kafka edges, classified by what to do about them.

@@ -20,7 +20,7 @@ use crate::identity_stage::IdentityStage;
 use crate::metrics::Metrics;
 use crate::normalise_stage::NormaliseStage;
 use crate::records::Codecs;
-use crate::stage::{DeliveryCounter, Shared, StageConsumer, StageContext, StageLogic, StageProducer, StageRunner};
+use crate::stage::{Assignment, DeliveryCounter, Shared, SharedAssignment, StageConsumer, StageContext, StageLogic, StageProducer, StageRunner};
 use crate::stitch_stage::{self, StitchStage};
 use crate::topics::{create_topics, partition_count};
 use crate::{PipelineConfig, PipelineError};
@@ -63,9 +63,22 @@ impl Pipeline {
         let alias_topic = k.internal_topic("aliases");
         let stitch = k.internal_topic("stitch");
         let t = &cfg.topics;
+        let identity_changelog = k.internal_topic("identity-changelog");
+        let stitch_changelog = k.internal_topic("stitch-changelog");
         create_topics(
             k,
-            &[(&t.events, p), (&hops, p), (&alias_topic, p), (&stitch, p), (&t.handover, p), (&t.alerts, p), (&t.merges, p), (&t.dlq, p)],
+            &[
+                (&t.events, p),
+                (&hops, p),
+                (&alias_topic, p),
+                (&stitch, p),
+                (&identity_changelog, p),
+                (&stitch_changelog, p),
+                (&t.handover, p),
+                (&t.alerts, p),
+                (&t.merges, p),
+                (&t.dlq, p),
+            ],
         )?;
         for topic in [&t.events, &hops, &stitch] {
             let n = partition_count(k, topic)?;
@@ -116,12 +129,16 @@ impl Pipeline {
             partitions: p,
             metrics: metrics.clone(),
         };
-        let stitcher = StitchStage::new(store_dyn.clone(), aliases, codecs, cfg.stitch.clone(), t, stitch.clone(), p, metrics.clone());
+        let stitch_assignment = assignment(&stitch);
+        let mut stitcher = StitchStage::new(store_dyn.clone(), aliases, codecs, cfg.stitch.clone(), t, stitch.clone(), p, metrics.clone());
+        stitcher.assignment = Some(stitch_assignment.clone());
+        let changelog = |topic: &str| cfg.changelog.then(|| topic.to_string());
 
         let env = StageEnv { cfg: &cfg, shared: &shared, metrics: &metrics, errors: &errors };
-        threads.push(env.spawn(normalise, &raw_topics, None, 0)?);
-        threads.push(env.spawn(identity, &[t.events.clone(), hops], Some(store_dyn.clone()), 1)?);
-        threads.push(env.spawn(stitcher, &[stitch], Some(store_dyn), 2)?);
+        threads.push(env.spawn(normalise, &raw_topics, None, 0, assignment(""), None)?);
+        // Range assignment keeps partition n of the events and hops topics on one instance.
+        threads.push(env.spawn(identity, &[t.events.clone(), hops], Some(store_dyn.clone()), 1, assignment(&t.events), changelog(&identity_changelog))?);
+        threads.push(env.spawn(stitcher, &[stitch], Some(store_dyn), 2, stitch_assignment, changelog(&stitch_changelog))?);
         shared.ready.store(true, Ordering::Relaxed);
         info!(partitions = p, state_dir = %cfg.state_dir.display(), "pipeline started");
         Ok(Pipeline { cfg, shared, metrics, store, threads, errors })
@@ -147,10 +164,11 @@ impl Pipeline {
         let raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
         let raw_in = metrics.events_in.with_label_values(&["all"]);
         let env = StageEnv { cfg: &cfg, shared: &shared, metrics: &metrics, errors: &errors };
+        let unused = IntCounter::new("unused", "unused").map_err(|e| PipelineError::Config(e.to_string()))?;
         let threads = vec![
-            env.spawn(Forward::<0> { to: Some(t.events.clone()), partitions: p, counter: raw_in }, &raw_topics, None, 0)?,
-            env.spawn(Forward::<1> { to: Some(stitch.clone()), partitions: p, counter: IntCounter::new("unused", "unused").map_err(|e| PipelineError::Config(e.to_string()))? }, &[t.events.clone()], Some(store_dyn.clone()), 1)?,
-            env.spawn(Forward::<2> { to: None, partitions: p, counter: metrics.stitched.clone() }, &[stitch], Some(store_dyn), 2)?,
+            env.spawn(Forward::<0> { to: Some(t.events.clone()), partitions: p, counter: raw_in }, &raw_topics, None, 0, assignment(""), None)?,
+            env.spawn(Forward::<1> { to: Some(stitch.clone()), partitions: p, counter: unused }, &[t.events.clone()], Some(store_dyn.clone()), 1, assignment(&t.events), None)?,
+            env.spawn(Forward::<2> { to: None, partitions: p, counter: metrics.stitched.clone() }, &[stitch.clone()], Some(store_dyn), 2, assignment(&stitch), None)?,
         ];
         shared.ready.store(true, Ordering::Relaxed);
         Ok(Pipeline { cfg, shared, metrics, store, threads, errors })
@@ -232,6 +250,10 @@ impl Pipeline {
     }
 }
 
+fn assignment(state_topic: &str) -> SharedAssignment {
+    Arc::new(Mutex::new(Assignment { state_topic: state_topic.to_string(), ..Assignment::default() }))
+}
+
 fn spawn_err(e: std::io::Error) -> PipelineError {
     PipelineError::Stage { stage: "pipeline", reason: format!("cannot start thread: {e}") }
 }
@@ -250,9 +272,18 @@ impl StageEnv<'_> {
         topics: &[String],
         store: Option<Arc<dyn StateStore>>,
         index: usize,
+        assignment: SharedAssignment,
+        changelog: Option<String>,
     ) -> Result<(&'static str, JoinHandle<Result<(), PipelineError>>), PipelineError> {
-        let ctx = StageContext { stage: L::NAME, metrics: self.metrics.clone() };
-        let consumer: StageConsumer = self.cfg.kafka.consumer_config(L::NAME).set("statistics.interval.ms", "5000").create_with_context(ctx)?;
+        let ctx = StageContext { stage: L::NAME, metrics: self.metrics.clone(), assignment: assignment.clone() };
+        let strategy = if topics.len() > 1 && store.is_some() { "range" } else { "cooperative-sticky" };
+        let consumer: StageConsumer = self
+            .cfg
+            .kafka
+            .consumer_config(L::NAME)
+            .set("statistics.interval.ms", "5000")
+            .set("partition.assignment.strategy", strategy)
+            .create_with_context(ctx)?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
         let producer: StageProducer = self.cfg.kafka.producer_config().create_with_context(DeliveryCounter::default())?;
@@ -266,6 +297,8 @@ impl StageEnv<'_> {
             max_records: self.cfg.batch.max_records,
             max_wait: Duration::from_millis(self.cfg.batch.max_wait_ms),
             index,
+            assignment,
+            changelog: changelog.map(|topic| (self.cfg.kafka.clone(), topic)),
         };
         let (shared, errors) = (self.shared.clone(), self.errors.clone());
         let handle = std::thread::Builder::new()

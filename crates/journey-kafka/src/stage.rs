@@ -34,6 +34,37 @@ pub trait StageLogic {
     fn tick(&mut self, _out: &mut Outgoing, _state: &mut WriteBatch) -> Result<(), PipelineError> {
         Ok(())
     }
+
+    /// The state of these partitions was just replaced from the changelog.
+    fn on_restored(&mut self, _partitions: &[i32]) {}
+
+    /// These partitions went to another instance; their local state is gone.
+    fn on_revoked(&mut self, _partitions: &[i32]) {}
+}
+
+/// The partitions a stage's consumer holds, as the group protocol assigned them.
+#[derive(Debug, Default)]
+pub struct Assignment {
+    /// The topic whose partition numbers name the stage's state partitions.
+    pub state_topic: String,
+    pub assigned: std::collections::BTreeSet<(String, i32)>,
+    /// State partitions assigned since the stage last looked.
+    pub newly: std::collections::BTreeSet<i32>,
+    /// State partitions revoked since the stage last looked.
+    pub revoked: std::collections::BTreeSet<i32>,
+}
+
+pub type SharedAssignment = Arc<std::sync::Mutex<Assignment>>;
+
+pub fn lock_assignment(a: &SharedAssignment) -> std::sync::MutexGuard<'_, Assignment> {
+    a.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Assignment {
+    /// Whether the stage holds state partition `p` right now.
+    pub fn owns(&self, p: i32) -> bool {
+        self.assigned.contains(&(self.state_topic.clone(), p))
+    }
 }
 
 /// State shared between the stage threads and the pipeline handle.
@@ -60,6 +91,7 @@ impl Shared {
 pub struct StageContext {
     pub stage: &'static str,
     pub metrics: Arc<Metrics>,
+    pub assignment: SharedAssignment,
 }
 
 impl ClientContext for StageContext {
@@ -74,7 +106,33 @@ impl ClientContext for StageContext {
         self.metrics.consumer_lag.with_label_values(&[self.stage]).set(lag);
     }
 }
-impl ConsumerContext for StageContext {}
+impl ConsumerContext for StageContext {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &rdkafka::consumer::Rebalance<'_>) {
+        use rdkafka::consumer::Rebalance;
+        let mut a = lock_assignment(&self.assignment);
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                for e in tpl.elements() {
+                    a.assigned.insert((e.topic().to_string(), e.partition()));
+                    if e.topic() == a.state_topic {
+                        a.revoked.remove(&e.partition());
+                        a.newly.insert(e.partition());
+                    }
+                }
+            }
+            Rebalance::Revoke(tpl) => {
+                for e in tpl.elements() {
+                    a.assigned.remove(&(e.topic().to_string(), e.partition()));
+                    if e.topic() == a.state_topic {
+                        a.newly.remove(&e.partition());
+                        a.revoked.insert(e.partition());
+                    }
+                }
+            }
+            Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "rebalance error"),
+        }
+    }
+}
 
 /// Producer context: counts failed deliveries so a batch never counts as done when one failed.
 #[derive(Default)]
@@ -107,6 +165,9 @@ pub struct StageRunner<L: StageLogic> {
     pub max_records: usize,
     pub max_wait: Duration,
     pub index: usize,
+    pub assignment: SharedAssignment,
+    /// `(cluster, changelog topic)` when state changes go to a changelog.
+    pub changelog: Option<(crate::KafkaConfig, String)>,
 }
 
 impl<L: StageLogic> StageRunner<L> {
@@ -133,6 +194,31 @@ impl<L: StageLogic> StageRunner<L> {
                 if Instant::now() >= deadline {
                     break;
                 }
+            }
+            // Partitions that moved: drop what left, restore what arrived, and
+            // only process records of partitions this instance still holds.
+            let (newly, revoked) = {
+                let mut a = lock_assignment(&self.assignment);
+                (std::mem::take(&mut a.newly), std::mem::take(&mut a.revoked))
+            };
+            if let (Some(store), Some((kafka, topic))) = (&self.store, &self.changelog) {
+                let revoked: Vec<i32> = revoked.into_iter().collect();
+                for &p in &revoked {
+                    store.drop_partition(p)?;
+                }
+                if !revoked.is_empty() {
+                    self.logic.on_revoked(&revoked);
+                }
+                let newly: Vec<i32> = newly.into_iter().collect();
+                if !newly.is_empty() {
+                    crate::changelog::restore(kafka, topic, &newly, store.as_ref())?;
+                    stored.retain(|(_, p), _| !newly.contains(p));
+                    self.logic.on_restored(&newly);
+                }
+            }
+            {
+                let a = lock_assignment(&self.assignment);
+                batch.retain(|m| a.assigned.contains(&(m.topic().to_string(), m.partition())));
             }
             // Skip what durable state already holds (re-delivery after a crash).
             if let Some(store) = &self.store {
@@ -162,19 +248,24 @@ impl<L: StageLogic> StageRunner<L> {
             if batch.is_empty() && out.records.is_empty() && wb.is_empty() {
                 continue;
             }
-            self.produce(out)?;
-            let failed = self.producer.context().failed.load(Ordering::Relaxed);
-            if failed > failures_seen {
-                return Err(PipelineError::Stage { stage: L::NAME, reason: "output delivery failed; state not advanced".into() });
-            }
             // Offsets of this batch: highest offset + 1 per partition.
             let mut next: HashMap<(&str, i32), i64> = HashMap::new();
             for m in &batch {
                 let e = next.entry((m.topic(), m.partition())).or_insert(0);
                 *e = (*e).max(m.offset() + 1);
             }
-            for ((topic, partition), n) in &next {
-                wb.offset(topic, *partition, *n);
+            if self.store.is_some() {
+                for ((topic, partition), n) in &next {
+                    wb.offset(topic, *partition, *n);
+                }
+            }
+            if let Some((_, topic)) = &self.changelog {
+                crate::changelog::record(&wb, topic, &mut out);
+            }
+            self.produce(out)?;
+            let failed = self.producer.context().failed.load(Ordering::Relaxed);
+            if failed > failures_seen {
+                return Err(PipelineError::Stage { stage: L::NAME, reason: "output delivery failed; state not advanced".into() });
             }
             if let Some(store) = &self.store {
                 if let Err(e) = store.write(wb) {

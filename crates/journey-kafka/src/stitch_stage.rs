@@ -40,6 +40,8 @@ pub struct StitchStage {
     pub metrics: Arc<Metrics>,
     watermarks: HashMap<i32, i64>,
     ran: bool,
+    /// The partitions this instance holds; `None`: all of them (tests).
+    pub assignment: Option<crate::stage::SharedAssignment>,
 }
 
 /// The components touched in one batch.
@@ -76,6 +78,7 @@ impl StitchStage {
             metrics,
             watermarks: HashMap::new(),
             ran: false,
+            assignment: None,
         }
     }
 
@@ -143,10 +146,10 @@ impl StitchStage {
         Ok(())
     }
 
-    /// With one database per instance, a partition is ours when its records reach us;
-    /// records for other partitions are always forwarded through Kafka.
-    fn owns(&self, _partition: i32) -> bool {
-        true
+    /// Whether this instance holds `partition`; state for other partitions is
+    /// forwarded through Kafka to whoever holds them.
+    fn owns(&self, partition: i32) -> bool {
+        self.assignment.as_ref().is_none_or(|a| crate::stage::lock_assignment(a).owns(partition))
     }
 
     fn run(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
@@ -301,6 +304,30 @@ impl StitchStage {
 
 impl StageLogic for StitchStage {
     const NAME: &'static str = "stitch";
+
+    fn on_restored(&mut self, partitions: &[i32]) {
+        for p in partitions {
+            self.watermarks.remove(p);
+            // Labels that became aliases while another instance held the
+            // partition move on the next round.
+            if let Ok(entries) = self.store.scan(Table::Components, *p, b"") {
+                let mut aliases = lock(&self.aliases);
+                for (key, _) in entries {
+                    let Ok(label) = <[u8; 8]>::try_from(key.as_slice()).map(u64::from_be_bytes) else { continue };
+                    let root = aliases.resolve(label);
+                    if root != label {
+                        aliases.requeue(label, root);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_revoked(&mut self, partitions: &[i32]) {
+        for p in partitions {
+            self.watermarks.remove(p);
+        }
+    }
 
     fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
         self.ran = true;

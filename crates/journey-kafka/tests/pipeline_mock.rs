@@ -40,6 +40,7 @@ fn pipeline_equals_oracle_on_generated_input() {
         stitch: StitchConfig::default(),
         state_dir: state.path().to_path_buf(),
         framing: Framing::SingleObject,
+        changelog: true,
     };
     let pipeline = Pipeline::start(cfg, Metrics::new()).expect("pipeline starts");
     pipeline.wait_quiet(n, Duration::from_secs(2), Duration::from_secs(180)).expect("pipeline drains");

@@ -134,6 +134,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
             stitch: StitchConfig::default(),
             state_dir: state.path().to_path_buf(),
             framing: Framing::SingleObject,
+            changelog: true,
         };
         let pass = Pipeline::start_passthrough(cfg, Metrics::new()).context("cannot start the pass-through")?;
         let (timings, counters) = embedded::drive(&pass, n, args.timeout, false)?;
@@ -160,6 +161,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
         stitch: StitchConfig::default(),
         state_dir: state.path().to_path_buf(),
         framing,
+        changelog: true,
     };
     let pipeline = Pipeline::start(cfg, Metrics::new()).context("cannot start the pipeline")?;
     let (timings, counters) = embedded::drive(&pipeline, n, args.timeout, false)?;

@@ -125,15 +125,22 @@ impl NormalizeSection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateSection {
-    /// Directory of the RocksDB state (one sub-folder per partition). Must be
-    /// writable; keep it on a persistent volume to avoid a rebuild on restart.
+    /// Directory of the RocksDB state (one database per instance, keys
+    /// prefixed by partition). Must be writable.
     pub dir: PathBuf,
+    /// Write every state change to the stage's changelog topic
+    /// (`<application_id>.identity-changelog`, `.stitch-changelog`) and restore a
+    /// partition from it when the partition is assigned. Needed for more than
+    /// one instance and for moving to a new machine; costs an extra produce of
+    /// the changed state per batch.
+    pub changelog: bool,
 }
 
 impl Default for StateSection {
     fn default() -> Self {
         StateSection {
             dir: PathBuf::from("/var/lib/journey"),
+            changelog: true,
         }
     }
 }
@@ -332,6 +339,7 @@ impl Config {
             },
             state_dir: self.state.dir,
             framing,
+            changelog: self.state.changelog,
         })
     }
 }

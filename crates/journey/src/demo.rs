@@ -77,6 +77,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         stitch: StitchConfig::default(),
         state_dir: PathBuf::new(), // replaced by a temp folder
         framing: Framing::SingleObject,
+        changelog: true,
     };
     let started = Instant::now();
     let finished = embedded::run_to_quiet(cfg.clone(), produced, args.timeout, false)?;

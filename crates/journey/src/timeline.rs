@@ -193,6 +193,8 @@ mod tests {
             owner: "digital".into(),
             evidence: vec![chat],
             summary: "nps 2".into(),
+            status: journey_core::model::AlertStatus::Open,
+            resolves_alert_id: None,
         };
         let text = render(
             &journey,

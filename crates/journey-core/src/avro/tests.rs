@@ -180,6 +180,8 @@ fn full_alert() -> JourneyAlert {
             },
         ],
         summary: "callback not made by due time".into(),
+        status: AlertStatus::Resolved,
+        resolves_alert_id: Some("al-0".into()),
     }
 }
 
@@ -194,6 +196,8 @@ fn min_alert() -> JourneyAlert {
         owner: String::new(),
         evidence: vec![],
         summary: String::new(),
+        status: AlertStatus::Open,
+        resolves_alert_id: None,
     }
 }
 
@@ -335,7 +339,7 @@ fn avro_roundtrip_every_enum_symbol() {
     for (rule, severity) in
         Rule::ALL
             .into_iter()
-            .zip([Severity::Low, Severity::Medium, Severity::High])
+            .zip([Severity::Low, Severity::Medium, Severity::High].into_iter().cycle())
     {
         roundtrip(
             RecordType::JourneyAlert,

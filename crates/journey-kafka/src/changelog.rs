@@ -1,0 +1,112 @@
+//! State that moves with its partition. Every state change of a stateful
+//! stage is also produced to the stage's changelog topic (one partition per
+//! state partition), followed by a commit marker per partition and batch.
+//! When a partition is assigned to an instance, the instance drops what it
+//! held locally for it and restores it from the changelog before it
+//! processes any record of that partition; only complete batches (ending in a
+//! marker) are applied, so stored offsets and state always agree.
+//!
+//! Records: key = table tag ‖ key (offsets: [`TAG_OFFSET`] ‖ topic), value =
+//! the new value (offsets: i64 big-endian) or null for a deletion.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use journey_core::store::{Op, StateStore, Table, WriteBatch};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use tracing::info;
+
+use crate::records::Outgoing;
+use crate::{KafkaConfig, PipelineError};
+
+const TAG_OFFSET: u8 = 0xFF;
+const TAG_MARKER: u8 = 0xFE;
+
+fn tag(t: Table) -> u8 {
+    match t {
+        Table::Identity => 0,
+        Table::Components => 1,
+        Table::Timers => 2,
+        Table::Meta => 3,
+    }
+}
+
+fn table(tag: u8) -> Option<Table> {
+    Table::ALL.into_iter().find(|t| self::tag(*t) == tag)
+}
+
+/// Appends the changelog records of `batch` to `out`.
+pub fn record(batch: &WriteBatch, topic: &str, out: &mut Outgoing) {
+    let mut touched = BTreeSet::new();
+    for op in &batch.ops {
+        let (partition, key, value) = match op {
+            Op::Put { table, partition, key, value } => (*partition, [&[tag(*table)][..], key].concat(), Some(value.clone())),
+            Op::Delete { table, partition, key } => (*partition, [&[tag(*table)][..], key].concat(), None),
+            Op::Offset { topic, partition, next_offset } => {
+                (*partition, [&[TAG_OFFSET][..], topic.as_bytes()].concat(), Some(next_offset.to_be_bytes().to_vec()))
+            }
+        };
+        touched.insert(partition);
+        out.push(topic, Some(partition), Some(key), value, vec![]);
+    }
+    for p in touched {
+        out.push(topic, Some(p), Some(vec![TAG_MARKER]), Some(Vec::new()), vec![]);
+    }
+}
+
+/// Replaces the local state of `partitions` with what the changelog holds.
+/// Reads until nothing new arrives for a quiet period (watermarks are not
+/// trusted: Tansu reports wrong ones).
+pub fn restore(kafka: &KafkaConfig, topic: &str, partitions: &[i32], store: &dyn StateStore) -> Result<u64, PipelineError> {
+    let started = Instant::now();
+    for &p in partitions {
+        store.drop_partition(p)?;
+    }
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", kafka.internal_topic("restore"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "50")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for &p in partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let mut pending: HashMap<i32, WriteBatch> = HashMap::new();
+    let mut applied = 0u64;
+    let mut last_new = Instant::now();
+    while last_new.elapsed() < Duration::from_millis(1_000) {
+        let Some(r) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let m = r?;
+        last_new = Instant::now();
+        let p = m.partition();
+        let Some(key) = m.key() else { continue };
+        let batch = pending.entry(p).or_default();
+        match key.first() {
+            Some(&TAG_MARKER) => {
+                applied += batch.ops.len() as u64;
+                store.write(std::mem::take(batch))?;
+            }
+            Some(&TAG_OFFSET) => {
+                let topic = String::from_utf8_lossy(&key[1..]).into_owned();
+                if let Some(v) = m.payload().and_then(|v| <[u8; 8]>::try_from(v).ok()) {
+                    batch.offset(&topic, p, i64::from_be_bytes(v));
+                }
+            }
+            Some(&t) => {
+                let Some(table) = table(t) else { continue };
+                match m.payload() {
+                    Some(v) => batch.put(table, p, key[1..].to_vec(), v.to_vec()),
+                    None => batch.delete(table, p, key[1..].to_vec()),
+                }
+            }
+            None => {}
+        }
+    }
+    // Ops after the last marker belong to a batch that never completed: dropped.
+    info!(topic, partitions = ?partitions, applied, seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
+    Ok(applied)
+}
