@@ -118,9 +118,11 @@ impl ComponentState {
         self.emitted.insert(id.to_string(), hash) != Some(hash)
     }
 
-    /// The earliest promise due time after `watermark_ms`: when the component must be looked at again.
-    pub fn next_timer(&self, watermark_ms: i64) -> Option<i64> {
-        self.events.iter().filter_map(|e| e.promise.as_ref()).map(|p| p.due_ms).filter(|&d| d > watermark_ms).min()
+    /// The earliest event-time timer (promise due, checkout window, reply
+    /// service level, ...) after `watermark_ms`: when the component must be
+    /// looked at again.
+    pub fn next_timer(&self, watermark_ms: i64, cfg: &StitchConfig) -> Option<i64> {
+        crate::fold::next_due(&self.events, watermark_ms, cfg)
     }
 
     pub fn encode(&self) -> Vec<u8> {

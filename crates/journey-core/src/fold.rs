@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::handover::handover;
 use crate::identity::{self, IdentityGraph, IdentityPolicy, Refusal};
+use crate::ids;
 use crate::journey::{CustomerJourney, Journey};
 use crate::model::{Handover, IdType, JourneyAlert, JourneyEvent, MergeKind, MergeRecord};
-use crate::rules::{self, RulesConfig};
-use crate::ids;
+use crate::rules::{self, RulesConfig, TimerKind};
 
 /// The logic's configuration: identity guards and rules.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -43,11 +43,18 @@ pub struct FoldOutput {
 impl FoldOutput {
     /// Puts every list in its canonical order (by time, then id).
     pub fn sort(&mut self) {
-        self.customers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
-        self.handovers.sort_by(|a, b| (a.trigger.event_time_ms, &a.handover_id).cmp(&(b.trigger.event_time_ms, &b.handover_id)));
-        self.alerts.sort_by(|a, b| (a.fired_at_ms, &a.alert_id).cmp(&(b.fired_at_ms, &b.alert_id)));
-        self.merges.sort_by(|a, b| (a.event_time_ms, &a.merge_id).cmp(&(b.event_time_ms, &b.merge_id)));
-        self.refused_links.sort_by(|a, b| (&a.event_id, a.reason).cmp(&(&b.event_id, b.reason)));
+        self.customers
+            .sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+        self.handovers.sort_by(|a, b| {
+            (a.trigger.event_time_ms, &a.handover_id)
+                .cmp(&(b.trigger.event_time_ms, &b.handover_id))
+        });
+        self.alerts
+            .sort_by(|a, b| (a.fired_at_ms, &a.alert_id).cmp(&(b.fired_at_ms, &b.alert_id)));
+        self.merges
+            .sort_by(|a, b| (a.event_time_ms, &a.merge_id).cmp(&(b.event_time_ms, &b.merge_id)));
+        self.refused_links
+            .sort_by(|a, b| (&a.event_id, a.reason).cmp(&(&b.event_id, b.reason)));
     }
 
     pub fn extend(&mut self, other: FoldOutput) {
@@ -73,21 +80,36 @@ pub fn fold(events: &[JourneyEvent], watermark_ms: i64, cfg: &StitchConfig) -> F
 
     let mut graph = IdentityGraph::new(&cfg.identity, identity::contested(&order, &cfg.identity));
     let mut customers: BTreeMap<usize, Customer> = BTreeMap::new();
-    // (due, promise event id, a node of the customer that holds the promise)
-    let mut timers: BTreeSet<(i64, String, usize)> = BTreeSet::new();
+    // (due, kind, the event that armed it, a node of the customer that holds it)
+    let mut timers: BTreeSet<Timer> = BTreeSet::new();
     let mut out = FoldOutput::default();
 
     for e in order {
-        fire_timers(&mut timers, e.event_time_ms - 1, &mut graph, &customers, cfg, &mut out);
+        fire_timers(
+            &mut timers,
+            e.event_time_ms - 1,
+            &mut graph,
+            &mut customers,
+            cfg,
+            &mut out,
+        );
         if e.identifiers.is_empty() {
             continue;
         }
         let link = graph.add_event(e);
         let root = link.root;
-        out.refused_links.extend(link.refused.iter().map(|&reason| RefusedLink { event_id: e.event_id.clone(), reason }));
+        out.refused_links
+            .extend(link.refused.iter().map(|&reason| RefusedLink {
+                event_id: e.event_id.clone(),
+                reason,
+            }));
 
         // Gather every earlier customer that now lives in `root`.
-        let mut parts: Vec<Customer> = link.joined.iter().filter_map(|(gone, _)| customers.remove(gone)).collect();
+        let mut parts: Vec<Customer> = link
+            .joined
+            .iter()
+            .filter_map(|(gone, _)| customers.remove(gone))
+            .collect();
         parts.extend(customers.remove(&root));
         parts.sort_by(|a, b| a.id.cmp(&b.id));
         let id = identity::customer_id(graph.best(root));
@@ -95,7 +117,11 @@ pub fn fold(events: &[JourneyEvent], watermark_ms: i64, cfg: &StitchConfig) -> F
         let joined_several = parts.len() > 1;
         for part in parts {
             if part.id != id {
-                let rule = if joined_several { "shared_identifier" } else { "better_identifier" };
+                let rule = if joined_several {
+                    "shared_identifier"
+                } else {
+                    "better_identifier"
+                };
                 out.merges.push(merge_record(&id, &part.id, e, rule));
             }
             journey.absorb(part.journey);
@@ -106,18 +132,21 @@ pub fn fold(events: &[JourneyEvent], watermark_ms: i64, cfg: &StitchConfig) -> F
             out.handovers.push(h);
         }
         journey.apply(e);
-        if let Some(a) = rules::repeat_contact(&cfg.rules, &mut journey, e, &id) {
-            out.alerts.push(a);
-        }
-        if let Some(a) = rules::detractor(&cfg.rules, &journey, e, &id) {
-            out.alerts.push(a);
-        }
-        if let Some(p) = &e.promise {
-            timers.insert((p.due_ms, e.event_id.clone(), root));
+        out.alerts
+            .extend(rules::on_event(&cfg.rules, &mut journey, e, &id));
+        for (due, kind) in rules::timers_for(&cfg.rules, e) {
+            timers.insert((due, kind, e.event_id.clone(), root));
         }
         customers.insert(root, Customer { id, journey });
     }
-    fire_timers(&mut timers, watermark_ms, &mut graph, &customers, cfg, &mut out);
+    fire_timers(
+        &mut timers,
+        watermark_ms,
+        &mut graph,
+        &mut customers,
+        cfg,
+        &mut out,
+    );
 
     out.customers = customers
         .into_iter()
@@ -134,27 +163,52 @@ pub fn fold(events: &[JourneyEvent], watermark_ms: i64, cfg: &StitchConfig) -> F
     out
 }
 
-/// Fires the broken-promise timers due at or before `upto_ms`.
+/// An armed event-time timer: due time, kind, the event that armed it and a
+/// node of the customer that holds it (found again through identity merges).
+type Timer = (i64, TimerKind, String, usize);
+
+/// Fires the timers due at or before `upto_ms`, in `(due, kind, event id)` order.
 fn fire_timers(
-    timers: &mut BTreeSet<(i64, String, usize)>,
+    timers: &mut BTreeSet<Timer>,
     upto_ms: i64,
     graph: &mut IdentityGraph<'_>,
-    customers: &BTreeMap<usize, Customer>,
+    customers: &mut BTreeMap<usize, Customer>,
     cfg: &StitchConfig,
     out: &mut FoldOutput,
 ) {
     while timers.first().is_some_and(|t| t.0 <= upto_ms) {
-        let Some((_, promise_event, anchor)) = timers.pop_first() else { break };
-        let Some(customer) = customers.get(&graph.find(anchor)) else { continue };
-        let Some(promise) = customer.journey.promises.iter().find(|p| p.event_id == promise_event) else { continue };
-        if let Some(a) = rules::broken_promise(&cfg.rules, &customer.journey, promise, &customer.id) {
+        let Some((due, kind, event_id, anchor)) = timers.pop_first() else {
+            break;
+        };
+        let Some(customer) = customers.get_mut(&graph.find(anchor)) else {
+            continue;
+        };
+        if let Some(a) = rules::on_timer(
+            &cfg.rules,
+            &mut customer.journey,
+            kind,
+            due,
+            &event_id,
+            &customer.id,
+        ) {
             out.alerts.push(a);
         }
     }
 }
 
+/// The earliest timer of `events` due after `watermark_ms` — promise due
+/// times, checkout windows and service levels alike: when the stitch stage
+/// must fold the component again even if no event arrives.
+pub fn next_due(events: &[JourneyEvent], watermark_ms: i64, cfg: &StitchConfig) -> Option<i64> {
+    rules::next_due(events, watermark_ms, &cfg.rules)
+}
+
 fn linked_by(graph: &IdentityGraph<'_>, root: usize) -> Vec<IdType> {
-    let mut types: Vec<IdType> = graph.identifiers(root).into_iter().map(|i| i.id_type).collect();
+    let mut types: Vec<IdType> = graph
+        .identifiers(root)
+        .into_iter()
+        .map(|i| i.id_type)
+        .collect();
     types.dedup();
     types
 }

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Activity, Channel, Identifier, JourneyEvent, OpenIssue, PendingPromise, PromiseKind, Score, Touchpoint,
+    Activity, Channel, Identifier, JourneyEvent, OpenIssue, PendingPromise, PromiseKind, Score,
+    Touchpoint,
 };
 
 /// A contact about an issue.
@@ -41,7 +42,9 @@ impl IssueState {
     /// Contacts since the last resolution.
     pub fn open_contacts(&self) -> impl Iterator<Item = &IssueContact> {
         let since = self.resolved_at_ms;
-        self.contacts.iter().filter(move |c| since.is_none_or(|r| c.time_ms > r))
+        self.contacts
+            .iter()
+            .filter(move |c| since.is_none_or(|r| c.time_ms > r))
     }
 
     pub fn is_open(&self) -> bool {
@@ -123,7 +126,8 @@ impl InteractionState {
     /// the maximum, sources that report one transfer per event give the count
     /// of such events; the larger of the two.
     pub fn transfers(&self) -> u32 {
-        self.max_transfer_count.max(self.transfer_events.len() as u32)
+        self.max_transfer_count
+            .max(self.transfer_events.len() as u32)
     }
 }
 
@@ -187,13 +191,21 @@ impl Journey {
             });
         }
         if let Some(kind) = e.fulfils {
-            self.fulfilments.push(Fulfilment { kind, time_ms: e.event_time_ms, event_id: e.event_id.clone() });
+            self.fulfilments.push(Fulfilment {
+                kind,
+                time_ms: e.event_time_ms,
+                event_id: e.event_id.clone(),
+            });
         }
         if let Some(s) = &e.score {
             self.last_score = Some((e.event_time_ms, s.clone()));
         }
         if let Some(value) = e.sentiment {
-            self.sentiments.push(SentimentPoint { time_ms: e.event_time_ms, event_id: e.event_id.clone(), value });
+            self.sentiments.push(SentimentPoint {
+                time_ms: e.event_time_ms,
+                event_id: e.event_id.clone(),
+                value,
+            });
         }
         match e.activity {
             Activity::Contact => self.inbound.push(Inbound {
@@ -216,7 +228,8 @@ impl Journey {
             let it = self.interactions.entry(id.clone()).or_default();
             it.max_transfer_count = it.max_transfer_count.max(e.transfer_count);
             if e.transfer_count > 0 {
-                it.transfer_events.push((e.event_time_ms, e.event_id.clone()));
+                it.transfer_events
+                    .push((e.event_time_ms, e.event_id.clone()));
             }
             if it.issue_key.is_none() {
                 it.issue_key = e.issue_key();
@@ -227,7 +240,8 @@ impl Journey {
     /// Takes in another customer's journey (identity joined them).
     pub fn absorb(&mut self, other: Journey) {
         self.touchpoints.extend(other.touchpoints);
-        self.touchpoints.sort_by(|a, b| (a.event_time_ms, &a.event_id).cmp(&(b.event_time_ms, &b.event_id)));
+        self.touchpoints
+            .sort_by(|a, b| (a.event_time_ms, &a.event_id).cmp(&(b.event_time_ms, &b.event_id)));
         for (key, theirs) in other.issues {
             let mine = self.issues.entry(key).or_default();
             if mine.topic.is_none() {
@@ -237,25 +251,31 @@ impl Journey {
                 mine.case_id = theirs.case_id;
             }
             mine.contacts.extend(theirs.contacts);
-            mine.contacts.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+            mine.contacts
+                .sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
             mine.resolved_at_ms = mine.resolved_at_ms.max(theirs.resolved_at_ms);
             mine.alerted_at_ms = mine.alerted_at_ms.max(theirs.alerted_at_ms);
             mine.hop_alerted_at_ms = mine.hop_alerted_at_ms.max(theirs.hop_alerted_at_ms);
         }
         self.promises.extend(other.promises);
-        self.promises.sort_by(|a, b| (a.made_ms, &a.event_id).cmp(&(b.made_ms, &b.event_id)));
+        self.promises
+            .sort_by(|a, b| (a.made_ms, &a.event_id).cmp(&(b.made_ms, &b.event_id)));
         self.fulfilments.extend(other.fulfilments);
-        self.fulfilments.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        self.fulfilments
+            .sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
         self.last_score = match (self.last_score.take(), other.last_score) {
             (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
             (a, b) => a.or(b),
         };
         self.sentiments.extend(other.sentiments);
-        self.sentiments.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        self.sentiments
+            .sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
         self.inbound.extend(other.inbound);
-        self.inbound.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        self.inbound
+            .sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
         self.replies.extend(other.replies);
-        self.replies.sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        self.replies
+            .sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
         for (id, theirs) in other.interactions {
             let mine = self.interactions.entry(id).or_default();
             mine.max_transfer_count = mine.max_transfer_count.max(theirs.max_transfer_count);
@@ -267,16 +287,21 @@ impl Journey {
             }
             mine.loop_alerted |= theirs.loop_alerted;
         }
-        self.sentiment_alerted_run = self.sentiment_alerted_run.take().max(other.sentiment_alerted_run);
+        self.sentiment_alerted_run = self
+            .sentiment_alerted_run
+            .take()
+            .max(other.sentiment_alerted_run);
         self.open_alerts.extend(other.open_alerts);
-        self.open_alerts.sort_by(|a, b| (a.alert.fired_at_ms, &a.alert.alert_id).cmp(&(b.alert.fired_at_ms, &b.alert.alert_id)));
+        self.open_alerts.sort_by(|a, b| {
+            (a.alert.fired_at_ms, &a.alert.alert_id).cmp(&(b.alert.fired_at_ms, &b.alert.alert_id))
+        });
     }
 
     /// Whether `promise` was fulfilled by `until_ms`.
     pub fn fulfilled(&self, promise: &PromiseState, until_ms: i64) -> bool {
-        self.fulfilments
-            .iter()
-            .any(|f| f.kind == promise.kind && f.time_ms >= promise.made_ms && f.time_ms <= until_ms)
+        self.fulfilments.iter().any(|f| {
+            f.kind == promise.kind && f.time_ms >= promise.made_ms && f.time_ms <= until_ms
+        })
     }
 
     pub fn open_issues(&self) -> Vec<OpenIssue> {

@@ -7,7 +7,8 @@
 //! marker) are applied, so stored offsets and state always agree.
 //!
 //! Records: key = table tag ‖ key (offsets: [`TAG_OFFSET`] ‖ topic), value =
-//! the new value (offsets: i64 big-endian) or null for a deletion.
+//! `0x01` ‖ the new value (offsets: i64 big-endian), or null for a deletion
+//! (the prefix keeps an empty value distinct from a deletion).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -42,10 +43,10 @@ pub fn record(batch: &WriteBatch, topic: &str, out: &mut Outgoing) {
     let mut touched = BTreeSet::new();
     for op in &batch.ops {
         let (partition, key, value) = match op {
-            Op::Put { table, partition, key, value } => (*partition, [&[tag(*table)][..], key].concat(), Some(value.clone())),
+            Op::Put { table, partition, key, value } => (*partition, [&[tag(*table)][..], key].concat(), Some([&[1u8][..], value].concat())),
             Op::Delete { table, partition, key } => (*partition, [&[tag(*table)][..], key].concat(), None),
             Op::Offset { topic, partition, next_offset } => {
-                (*partition, [&[TAG_OFFSET][..], topic.as_bytes()].concat(), Some(next_offset.to_be_bytes().to_vec()))
+                (*partition, [&[TAG_OFFSET][..], topic.as_bytes()].concat(), Some([&[1u8][..], &next_offset.to_be_bytes()].concat()))
             }
         };
         touched.insert(partition);
@@ -57,8 +58,9 @@ pub fn record(batch: &WriteBatch, topic: &str, out: &mut Outgoing) {
 }
 
 /// Replaces the local state of `partitions` with what the changelog holds.
-/// Reads until nothing new arrives for a quiet period (watermarks are not
-/// trusted: Tansu reports wrong ones).
+/// Reads at least up to the high watermark the broker reports, then until
+/// nothing new arrives for a quiet period (watermarks alone are not trusted:
+/// Tansu reports too low ones).
 pub fn restore(kafka: &KafkaConfig, topic: &str, partitions: &[i32], store: &dyn StateStore) -> Result<u64, PipelineError> {
     let started = Instant::now();
     for &p in partitions {
@@ -75,14 +77,28 @@ pub fn restore(kafka: &KafkaConfig, topic: &str, partitions: &[i32], store: &dyn
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     consumer.assign(&tpl)?;
+    // partition → the offset it must be read to (high watermark - 1)
+    let mut unread: HashMap<i32, i64> = HashMap::new();
+    for &p in partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        if high > low {
+            unread.insert(p, high - 1);
+        }
+    }
     let mut pending: HashMap<i32, WriteBatch> = HashMap::new();
     let mut applied = 0u64;
     let mut last_new = Instant::now();
-    while last_new.elapsed() < Duration::from_millis(1_000) {
+    while !unread.is_empty() || last_new.elapsed() < Duration::from_millis(500) {
+        if started.elapsed() > Duration::from_secs(300) {
+            return Err(PipelineError::Timeout(format!("restoring {topic} partitions {partitions:?} took over 300 s")));
+        }
         let Some(r) = consumer.poll(Duration::from_millis(100)) else { continue };
         let m = r?;
         last_new = Instant::now();
         let p = m.partition();
+        if unread.get(&p).is_some_and(|&end| m.offset() >= end) {
+            unread.remove(&p);
+        }
         let Some(key) = m.key() else { continue };
         let batch = pending.entry(p).or_default();
         match key.first() {
@@ -92,15 +108,15 @@ pub fn restore(kafka: &KafkaConfig, topic: &str, partitions: &[i32], store: &dyn
             }
             Some(&TAG_OFFSET) => {
                 let topic = String::from_utf8_lossy(&key[1..]).into_owned();
-                if let Some(v) = m.payload().and_then(|v| <[u8; 8]>::try_from(v).ok()) {
+                if let Some(v) = m.payload().and_then(|v| <[u8; 8]>::try_from(v.get(1..)?).ok()) {
                     batch.offset(&topic, p, i64::from_be_bytes(v));
                 }
             }
             Some(&t) => {
                 let Some(table) = table(t) else { continue };
                 match m.payload() {
-                    Some(v) => batch.put(table, p, key[1..].to_vec(), v.to_vec()),
-                    None => batch.delete(table, p, key[1..].to_vec()),
+                    Some(v) if !v.is_empty() => batch.put(table, p, key[1..].to_vec(), v[1..].to_vec()),
+                    _ => batch.delete(table, p, key[1..].to_vec()),
                 }
             }
             None => {}

@@ -228,7 +228,7 @@ impl StitchStage {
             for r in &fold.refused_links {
                 self.metrics.refused_links.with_label_values(&[r.reason.as_str()]).inc();
             }
-            if let Some(due) = comp.next_timer(wm) {
+            if let Some(due) = comp.next_timer(wm, &self.cfg) {
                 state.put(Table::Timers, p, encode_timer(due, label), Vec::new());
             }
             for (emission, revision) in emissions {

@@ -13,7 +13,9 @@ mod http;
 mod normalize_cmd;
 mod output_files;
 mod replay;
+mod rules_cmd;
 mod service;
+mod shadow;
 mod timeline;
 
 use std::io::BufRead;
@@ -114,9 +116,20 @@ enum Command {
         /// [output] to use ([kafka] is replaced by the in-process broker).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Shadow mode: a candidate rules file (`[rules]` section, see `journey rules check`).
+        /// After the replay with the current rules (--config or defaults), prints which alerts
+        /// would appear and disappear under the candidate: rule, customer and summary per
+        /// alert, then counts per rule.
+        #[arg(long, value_name = "CANDIDATE")]
+        rules: Option<PathBuf>,
         /// Give up when the pipeline has not finished after this many seconds.
         #[arg(long, value_name = "SECS", default_value_t = 600)]
         timeout: u64,
+    },
+    /// Work with rules files (docs/rules.md).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
     },
     /// Normalise raw JSON lines of one channel and print the canonical events (no Kafka).
     ///
@@ -166,6 +179,19 @@ enum Command {
         /// Give up when the pipeline has not finished after this many seconds.
         #[arg(long, value_name = "SECS", default_value_t = 1800)]
         timeout: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Check a rules file: the `[rules]` section (other service sections are ignored).
+    ///
+    /// Reports syntax errors, unknown fields, wrong types and values out of range as
+    /// `FILE:LINE:COLUMN: field `rules.…`: message`; exits with 1 if there is any.
+    Check {
+        /// The TOML file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 
@@ -227,6 +253,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             out,
             partitions,
             config,
+            rules,
             timeout,
         } => {
             let files = replay::run(replay::ReplayArgs {
@@ -234,10 +261,19 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 out,
                 partitions,
                 config,
+                rules,
                 timeout: Duration::from_secs(timeout),
             })?;
             for f in files {
                 println!("{}", f.display());
+            }
+        }
+        Command::Rules {
+            command: RulesCommand::Check { file },
+        } => {
+            let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+            if !rules_cmd::run_check(&file, &mut out, &mut err)? {
+                return Ok(ExitCode::FAILURE);
             }
         }
         Command::Normalize {

@@ -32,6 +32,8 @@ pub struct ReplayArgs {
     pub out: PathBuf,
     pub partitions: Option<i32>,
     pub config: Option<PathBuf>,
+    /// Shadow mode: candidate rules to compare against the current ones.
+    pub rules: Option<PathBuf>,
     pub timeout: Duration,
 }
 
@@ -122,6 +124,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
         anyhow::ensure!(p >= 1, "--partitions must be at least 1");
         config.topics.partitions = p;
     }
+    // Shadow mode fails fast on a bad candidate, before anything runs.
+    let candidate = args
+        .rules
+        .as_deref()
+        .map(crate::rules_cmd::load)
+        .transpose()?;
     let (records, unrouted) = route(&args.inputs, &config.topics)?;
     let embedded = Embedded::start("journey-replay")?;
     config.kafka = embedded.kafka.clone();
@@ -130,6 +138,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
         .into_pipeline_config()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     embedded.create_topics(&pipeline_cfg.topics)?;
+    let shadow_inputs = candidate.as_ref().map(|_| {
+        (
+            pipeline_cfg.topics.clone(),
+            pipeline_cfg.normalize.clone(),
+            pipeline_cfg.stitch.clone(),
+        )
+    });
     let produced = embedded::produce(&kafka, &records, false)?;
     tracing::info!(
         records = produced,
@@ -151,6 +166,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
         out.outputs.merges.len(),
         out.dlq_lines().len()
     );
+    if let (Some(candidate), Some((topics, normalize, current)), Some(path)) =
+        (candidate, shadow_inputs, &args.rules)
+    {
+        let events = crate::shadow::events(&records, &topics, &normalize);
+        let diff = crate::shadow::diff(&events, &current, &candidate);
+        print!("{}", diff.render(&path.display().to_string()));
+    }
     Ok(files)
 }
 

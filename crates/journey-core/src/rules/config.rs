@@ -56,7 +56,10 @@ impl Default for RulesConfig {
             transfer_loop: TransferLoop::default(),
             unanswered: Unanswered::default(),
             sentiment_drop: SentimentDrop::default(),
-            owners: owners.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            owners: owners
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             default_owner: "customer-care".into(),
             route_by_owner: false,
             handover_touchpoints: 5,
@@ -78,7 +81,12 @@ pub struct RepeatContact {
 
 impl Default for RepeatContact {
     fn default() -> Self {
-        RepeatContact { enabled: true, min_contacts: 3, window_hours: 7 * 24, severity: Severity::Medium }
+        RepeatContact {
+            enabled: true,
+            min_contacts: 3,
+            window_hours: 7 * 24,
+            severity: Severity::Medium,
+        }
     }
 }
 
@@ -96,7 +104,12 @@ pub struct ChannelHop {
 
 impl Default for ChannelHop {
     fn default() -> Self {
-        ChannelHop { enabled: true, min_channels: 3, window_hours: 48, severity: Severity::Medium }
+        ChannelHop {
+            enabled: true,
+            min_channels: 3,
+            window_hours: 48,
+            severity: Severity::Medium,
+        }
     }
 }
 
@@ -142,7 +155,10 @@ pub struct BrokenPromise {
 
 impl Default for BrokenPromise {
     fn default() -> Self {
-        BrokenPromise { enabled: true, severity: Severity::High }
+        BrokenPromise {
+            enabled: true,
+            severity: Severity::High,
+        }
     }
 }
 
@@ -158,7 +174,11 @@ pub struct AbandonedCheckout {
 
 impl Default for AbandonedCheckout {
     fn default() -> Self {
-        AbandonedCheckout { enabled: true, window_hours: 24, severity: Severity::Low }
+        AbandonedCheckout {
+            enabled: true,
+            window_hours: 24,
+            severity: Severity::Low,
+        }
     }
 }
 
@@ -174,7 +194,11 @@ pub struct TransferLoop {
 
 impl Default for TransferLoop {
     fn default() -> Self {
-        TransferLoop { enabled: true, min_transfers: 3, severity: Severity::Medium }
+        TransferLoop {
+            enabled: true,
+            min_transfers: 3,
+            severity: Severity::Medium,
+        }
     }
 }
 
@@ -195,7 +219,9 @@ impl Default for Unanswered {
     fn default() -> Self {
         Unanswered {
             enabled: true,
-            service_level_minutes: [("chat".to_string(), 10), ("email".to_string(), 24 * 60)].into_iter().collect(),
+            service_level_minutes: [("chat".to_string(), 10), ("email".to_string(), 24 * 60)]
+                .into_iter()
+                .collect(),
             severity: Severity::Medium,
         }
     }
@@ -204,7 +230,9 @@ impl Default for Unanswered {
 impl Unanswered {
     /// The service level of `channel` in ms, when it has one.
     pub fn service_level_ms(&self, channel: Channel) -> Option<i64> {
-        self.service_level_minutes.get(channel.as_str()).map(|m| m * 60_000)
+        self.service_level_minutes
+            .get(channel.as_str())
+            .map(|m| m * 60_000)
     }
 }
 
@@ -224,28 +252,22 @@ pub struct SentimentDrop {
 
 impl Default for SentimentDrop {
     fn default() -> Self {
-        SentimentDrop { enabled: true, min_drops: 2, min_total_drop: 0.5, window_hours: 7 * 24, severity: Severity::Medium }
-    }
-}
-
-/// A value that fails validation: the dotted field path under `rules` and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// e.g. `repeat_contact.window_hours` or `unanswered.service_level_minutes.fax`.
-    pub field: String,
-    pub message: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "field `rules.{}`: {}", self.field, self.message)
+        SentimentDrop {
+            enabled: true,
+            min_drops: 2,
+            min_total_drop: 0.5,
+            window_hours: 7 * 24,
+            severity: Severity::Medium,
+        }
     }
 }
 
 impl RulesConfig {
     /// The owner of a topic, journey type or promise kind, else `default_owner`.
     pub fn owner_of(&self, key: Option<&str>) -> String {
-        key.and_then(|k| self.owners.get(k)).cloned().unwrap_or_else(|| self.default_owner.clone())
+        key.and_then(|k| self.owners.get(k))
+            .cloned()
+            .unwrap_or_else(|| self.default_owner.clone())
     }
 
     /// The topic an alert owned by `owner` goes to. With `route_by_owner`
@@ -262,52 +284,21 @@ impl RulesConfig {
             .trim()
             .chars()
             .map(|c| c.to_ascii_lowercase())
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
-        let slug = if slug.is_empty() { "unowned".to_string() } else { slug };
+        let slug = if slug.is_empty() {
+            "unowned".to_string()
+        } else {
+            slug
+        };
         let mut topic = format!("{base}.{slug}");
         topic.truncate(249);
         topic
-    }
-
-    /// Checks every value; an empty list means the configuration is usable.
-    pub fn validate(&self) -> Vec<Problem> {
-        let mut p = Vec::new();
-        let mut need = |ok: bool, field: &str, message: &str| {
-            if !ok {
-                p.push(Problem { field: field.to_string(), message: message.to_string() });
-            }
-        };
-        need(self.repeat_contact.min_contacts >= 2, "repeat_contact.min_contacts", "must be at least 2 (default 3)");
-        need(self.repeat_contact.window_hours > 0, "repeat_contact.window_hours", "must be greater than 0 (default 168)");
-        need(self.channel_hop.min_channels >= 2, "channel_hop.min_channels", "must be at least 2 (default 3)");
-        need(self.channel_hop.min_channels <= 4, "channel_hop.min_channels", "at most 4: there are four assisted channels (chat, phone, email, store)");
-        need(self.channel_hop.window_hours > 0, "channel_hop.window_hours", "must be greater than 0 (default 48)");
-        let d = &self.detractor;
-        need((0.0..=10.0).contains(&d.nps_max), "detractor.nps_max", "must be within 0..=10 (default 6)");
-        need((0.0..=1.0).contains(&d.csat_max_share), "detractor.csat_max_share", "must be a share within 0..=1 (default 0.25)");
-        need((0.0..=1.0).contains(&d.ces_min_share), "detractor.ces_min_share", "must be a share within 0..=1 (default 0.66)");
-        need((0.0..=1.0).contains(&d.rating_max_share), "detractor.rating_max_share", "must be a share within 0..=1 (default 0.25)");
-        need(d.lookback_hours > 0, "detractor.lookback_hours", "must be greater than 0 (default 336)");
-        need(self.abandoned_checkout.window_hours > 0, "abandoned_checkout.window_hours", "must be greater than 0 (default 24)");
-        need(self.transfer_loop.min_transfers >= 1, "transfer_loop.min_transfers", "must be at least 1 (default 3)");
-        for (channel, minutes) in &self.unanswered.service_level_minutes {
-            let field = format!("unanswered.service_level_minutes.{channel}");
-            match channel.parse::<Channel>() {
-                Ok(c) if c.is_assisted() => need(*minutes > 0, &field, "must be greater than 0 minutes"),
-                Ok(c) => need(false, &field, &format!("{c} is not an assisted channel (use chat, phone, email or store)")),
-                Err(e) => need(false, &field, &e),
-            }
-        }
-        let s = &self.sentiment_drop;
-        need(s.min_drops >= 1, "sentiment_drop.min_drops", "must be at least 1 (default 2)");
-        need((0.0..=2.0).contains(&s.min_total_drop), "sentiment_drop.min_total_drop", "must be within 0..=2 on the -1..1 sentiment scale (default 0.5)");
-        need(s.window_hours > 0, "sentiment_drop.window_hours", "must be greater than 0 (default 168)");
-        need(!self.default_owner.trim().is_empty(), "default_owner", "must name a team (e.g. \"customer-care\")");
-        for (key, team) in &self.owners {
-            need(!team.trim().is_empty(), &format!("owners.{key}"), "must name a team");
-        }
-        need(self.handover_touchpoints <= 100, "handover_touchpoints", "must be at most 100 (default 5)");
-        p
     }
 }
