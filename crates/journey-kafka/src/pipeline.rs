@@ -90,7 +90,10 @@ impl Pipeline {
         }
         std::fs::create_dir_all(&cfg.state_dir)
             .map_err(|e| PipelineError::Config(format!("field `state.dir`: cannot create {}: {e}", cfg.state_dir.display())))?;
-        let store = Arc::new(RocksStore::open(&cfg.state_dir, &StoreOptions::default())?);
+        // One database per stateful stage: a partition moves per stage, so
+        // dropping or restoring one stage's partition must not touch the other's.
+        let identity_store: Arc<dyn StateStore> = Arc::new(RocksStore::open(&cfg.state_dir.join("identity"), &StoreOptions::default())?);
+        let store = Arc::new(RocksStore::open(&cfg.state_dir.join("stitch"), &StoreOptions::default())?);
         let shared = Arc::new(Shared::default());
         shared.touch();
         let aliases = Arc::new(Mutex::new(AliasTable::default()));
@@ -119,7 +122,7 @@ impl Pipeline {
         };
         let store_dyn: Arc<dyn StateStore> = store.clone();
         let identity = IdentityStage {
-            store: store_dyn.clone(),
+            store: identity_store.clone(),
             aliases: aliases.clone(),
             codecs: codecs.clone(),
             hops_topic: hops.clone(),
@@ -137,7 +140,7 @@ impl Pipeline {
         let env = StageEnv { cfg: &cfg, shared: &shared, metrics: &metrics, errors: &errors };
         threads.push(env.spawn(normalise, &raw_topics, None, 0, assignment(""), None)?);
         // Range assignment keeps partition n of the events and hops topics on one instance.
-        threads.push(env.spawn(identity, &[t.events.clone(), hops], Some(store_dyn.clone()), 1, assignment(&t.events), changelog(&identity_changelog))?);
+        threads.push(env.spawn(identity, &[t.events.clone(), hops], Some(identity_store), 1, assignment(&t.events), changelog(&identity_changelog))?);
         threads.push(env.spawn(stitcher, &[stitch], Some(store_dyn), 2, stitch_assignment, changelog(&stitch_changelog))?);
         shared.ready.store(true, Ordering::Relaxed);
         info!(partitions = p, state_dir = %cfg.state_dir.display(), "pipeline started");
@@ -156,7 +159,8 @@ impl Pipeline {
         create_topics(k, &[(&t.events, p), (&stitch, p)])?;
         std::fs::create_dir_all(&cfg.state_dir)
             .map_err(|e| PipelineError::Config(format!("field `state.dir`: cannot create {}: {e}", cfg.state_dir.display())))?;
-        let store = Arc::new(RocksStore::open(&cfg.state_dir, &StoreOptions::default())?);
+        let first: Arc<dyn StateStore> = Arc::new(RocksStore::open(&cfg.state_dir.join("identity"), &StoreOptions::default())?);
+        let store = Arc::new(RocksStore::open(&cfg.state_dir.join("stitch"), &StoreOptions::default())?);
         let store_dyn: Arc<dyn StateStore> = store.clone();
         let shared = Arc::new(Shared::default());
         shared.touch();
@@ -167,7 +171,7 @@ impl Pipeline {
         let unused = IntCounter::new("unused", "unused").map_err(|e| PipelineError::Config(e.to_string()))?;
         let threads = vec![
             env.spawn(Forward::<0> { to: Some(t.events.clone()), partitions: p, counter: raw_in }, &raw_topics, None, 0, assignment(""), None)?,
-            env.spawn(Forward::<1> { to: Some(stitch.clone()), partitions: p, counter: unused }, &[t.events.clone()], Some(store_dyn.clone()), 1, assignment(&t.events), None)?,
+            env.spawn(Forward::<1> { to: Some(stitch.clone()), partitions: p, counter: unused }, &[t.events.clone()], Some(first), 1, assignment(&t.events), None)?,
             env.spawn(Forward::<2> { to: None, partitions: p, counter: metrics.stitched.clone() }, &[stitch.clone()], Some(store_dyn), 2, assignment(&stitch), None)?,
         ];
         shared.ready.store(true, Ordering::Relaxed);
