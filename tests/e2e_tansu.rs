@@ -34,11 +34,17 @@ fn journey_run_on_a_broker_process_matches_the_oracle() {
     let _serial = tansu::serial();
     let broker = tansu::TestKafka::start();
     let app = tansu::unique_name("journey-e2e");
-    let mut topics = TopicsConfig { partitions: 3, ..TopicsConfig::default() };
+    let mut topics = TopicsConfig {
+        partitions: 3,
+        ..TopicsConfig::default()
+    };
     topics.raw = topics
         .raw
         .iter()
-        .map(|r| RawTopic { topic: broker.create_topic(&r.topic, 2), ..r.clone() })
+        .map(|r| RawTopic {
+            topic: broker.create_topic(&r.topic, 2),
+            ..r.clone()
+        })
         .collect();
     topics.events = broker.create_topic(&topics.events, 3);
     topics.handover = broker.create_topic(&topics.handover, 3);
@@ -47,22 +53,62 @@ fn journey_run_on_a_broker_process_matches_the_oracle() {
     topics.dlq = broker.create_topic(&topics.dlq, 3);
     for internal in ["identity-hops", "aliases", "stitch"] {
         let name = format!("{app}.{internal}");
-        assert_eq!(broker.create_topic(&name, 3), name, "internal topics are named after the application id");
+        assert_eq!(
+            broker.create_topic(&name, 3),
+            name,
+            "internal topics are named after the application id"
+        );
     }
-    let kafka = KafkaConfig { bootstrap_servers: broker.bootstrap(), application_id: app.clone(), session_timeout_ms: 6_000, ..KafkaConfig::default() };
+    let kafka = KafkaConfig {
+        bootstrap_servers: broker.bootstrap(),
+        application_id: app.clone(),
+        session_timeout_ms: 6_000,
+        ..KafkaConfig::default()
+    };
 
-    let generated = generate(&GeneratorConfig { seed: 11, customers: 60, malformed_per_mille: 25, ..GeneratorConfig::default() });
-    let topic_of = |c| topics.raw.iter().find(|r| r.channel == c).map(|r| r.topic.clone()).expect("raw topic");
-    let named: Vec<(String, &journey_core::generate::RawRecord)> = generated.records.iter().map(|r| (topic_of(r.channel), r)).collect();
-    produce_all(&kafka, named.iter().map(|(t, r)| (t.as_str(), r.key.as_deref().map(str::as_bytes), r.payload.as_slice())), &|_| {})
-        .expect("raw events produced");
+    let generated = generate(&GeneratorConfig {
+        seed: 11,
+        customers: 60,
+        malformed_per_mille: 25,
+        ..GeneratorConfig::default()
+    });
+    let topic_of = |c| {
+        topics
+            .raw
+            .iter()
+            .find(|r| r.channel == c)
+            .map(|r| r.topic.clone())
+            .expect("raw topic")
+    };
+    let named: Vec<(String, &journey_core::generate::RawRecord)> = generated
+        .records
+        .iter()
+        .map(|r| (topic_of(r.channel), r))
+        .collect();
+    produce_all(
+        &kafka,
+        named.iter().map(|(t, r)| {
+            (
+                t.as_str(),
+                r.key.as_deref().map(str::as_bytes),
+                r.payload.as_slice(),
+            )
+        }),
+        &|_| {},
+    )
+    .expect("raw events produced");
 
     // The service, configured by file and environment like in production.
     let dir = tempfile::tempdir().expect("temp dir");
     let raw: Vec<String> = topics
         .raw
         .iter()
-        .map(|r| format!("[[topics.raw]]\nchannel = \"{}\"\ntopic = \"{}\"\nformat = \"native\"\n", r.channel, r.topic))
+        .map(|r| {
+            format!(
+                "[[topics.raw]]\nchannel = \"{}\"\ntopic = \"{}\"\nformat = \"native\"\n",
+                r.channel, r.topic
+            )
+        })
         .collect();
     let config = format!(
         "[kafka]\nbootstrap_servers = \"{}\"\napplication_id = \"{app}\"\nsession_timeout_ms = 6000\n\n\
@@ -94,13 +140,24 @@ fn journey_run_on_a_broker_process_matches_the_oracle() {
     let mut events = Vec::new();
     let mut bad = 0;
     for r in &generated.records {
-        match normalize(r.channel, Format::Native, &r.payload, &SourceRef::default(), &NormalizeConfig::default()) {
+        match normalize(
+            r.channel,
+            Format::Native,
+            &r.payload,
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        ) {
             Ok(es) => events.extend(es),
             Err(_) => bad += 1,
         }
     }
     let expected = oracle(&events, &StitchConfig::default());
-    assert!(bad > 0 && !expected.alerts.is_empty() && !expected.handovers.is_empty() && !expected.merges.is_empty());
+    assert!(
+        bad > 0
+            && !expected.alerts.is_empty()
+            && !expected.handovers.is_empty()
+            && !expected.merges.is_empty()
+    );
 
     let start = Instant::now();
     let outputs = loop {
@@ -136,15 +193,30 @@ fn journey_run_on_a_broker_process_matches_the_oracle() {
     let pid = child.0.id().to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let stopped = Instant::now();
-    while child.0.try_wait().ok().flatten().is_none() && stopped.elapsed() < Duration::from_secs(30) {
+    while child.0.try_wait().ok().flatten().is_none() && stopped.elapsed() < Duration::from_secs(30)
+    {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let status = child.0.try_wait().ok().flatten().expect("journey run stops within 30 s of SIGTERM");
-    assert!(status.success(), "journey run exits cleanly on SIGTERM: {status}");
-    assert!(outputs.dead_letters.iter().all(|d| !d.reason.is_empty() && d.offset >= 0 && topics.raw.iter().any(|r| r.topic == d.topic)));
+    let status = child
+        .0
+        .try_wait()
+        .ok()
+        .flatten()
+        .expect("journey run stops within 30 s of SIGTERM");
+    assert!(
+        status.success(),
+        "journey run exits cleanly on SIGTERM: {status}"
+    );
+    assert!(outputs.dead_letters.iter().all(|d| !d.reason.is_empty()
+        && d.offset >= 0
+        && topics.raw.iter().any(|r| r.topic == d.topic)));
     eprintln!(
         "e2e on {}: alerts {}, handovers {}, merges {}, dead letters {} in {:.1} s",
-        if broker.is_tansu() { "tansu" } else { "external kafka" },
+        if broker.is_tansu() {
+            "tansu"
+        } else {
+            "external kafka"
+        },
         outputs.alerts.len(),
         outputs.handovers.len(),
         outputs.merges.len(),

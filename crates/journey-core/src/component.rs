@@ -50,7 +50,10 @@ pub enum DecodeError {
 impl ComponentState {
     /// Adds an event; `false` when an event with that id is already here.
     pub fn add(&mut self, e: JourneyEvent) -> bool {
-        match self.events.binary_search_by(|x| x.order_key().cmp(&e.order_key())) {
+        match self
+            .events
+            .binary_search_by(|x| x.order_key().cmp(&e.order_key()))
+        {
             Ok(_) => false,
             Err(_) if self.events.iter().any(|x| x.event_id == e.event_id) => false,
             Err(pos) => {
@@ -73,7 +76,11 @@ impl ComponentState {
 
     /// Re-folds and returns the fold and the outputs that are new or changed,
     /// each with its revision.
-    pub fn evaluate(&mut self, watermark_ms: i64, cfg: &StitchConfig) -> (FoldOutput, Vec<(Emission, u64)>) {
+    pub fn evaluate(
+        &mut self,
+        watermark_ms: i64,
+        cfg: &StitchConfig,
+    ) -> (FoldOutput, Vec<(Emission, u64)>) {
         let out = fold(&self.events, watermark_ms, cfg);
         let mut emit = Vec::new();
         for h in &out.handovers {
@@ -98,7 +105,12 @@ impl ComponentState {
             .chain(out.alerts.iter().map(|a| a.alert_id.as_str()))
             .chain(out.merges.iter().map(|m| m.merge_id.as_str()))
             .collect();
-        let vanished: Vec<String> = self.emitted.keys().filter(|id| !current.contains(id.as_str())).cloned().collect();
+        let vanished: Vec<String> = self
+            .emitted
+            .keys()
+            .filter(|id| !current.contains(id.as_str()))
+            .cloned()
+            .collect();
         for id in vanished {
             self.emitted.remove(&id);
             let revision = self.next_revision();
@@ -134,7 +146,9 @@ impl ComponentState {
 
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         match bytes.first() {
-            Some(&VERSION) => serde_json::from_slice(&bytes[1..]).map_err(|e| DecodeError::Corrupt(e.to_string())),
+            Some(&VERSION) => {
+                serde_json::from_slice(&bytes[1..]).map_err(|e| DecodeError::Corrupt(e.to_string()))
+            }
             Some(&v) => Err(DecodeError::Version(v)),
             None => Err(DecodeError::Corrupt("empty value".into())),
         }

@@ -45,7 +45,9 @@ impl IdentityPolicy {
     }
 
     fn is_blocked(&self, id: &Identifier) -> bool {
-        self.blocked_values.iter().any(|b| b.eq_ignore_ascii_case(&id.value))
+        self.blocked_values
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(&id.value))
     }
 }
 
@@ -157,7 +159,10 @@ impl<'p> IdentityGraph<'p> {
 
     /// The identifiers of the cluster rooted at `root`, sorted by priority.
     pub fn identifiers(&self, root: usize) -> Vec<Identifier> {
-        let mut ids: Vec<Identifier> = self.members[root].iter().map(|&n| self.nodes[n].clone()).collect();
+        let mut ids: Vec<Identifier> = self.members[root]
+            .iter()
+            .map(|&n| self.nodes[n].clone())
+            .collect();
         ids.sort();
         ids
     }
@@ -210,7 +215,11 @@ impl<'p> IdentityGraph<'p> {
             }
             // The surviving root is the one holding the better identifier, so
             // that roots are stable names.
-            let (keep, gone) = if self.best(a) <= self.best(b) { (a, b) } else { (b, a) };
+            let (keep, gone) = if self.best(a) <= self.best(b) {
+                (a, b)
+            } else {
+                (b, a)
+            };
             self.parent[gone] = keep;
             let moved = std::mem::take(&mut self.members[gone]);
             self.members[keep].extend(moved);
@@ -248,7 +257,8 @@ mod tests {
     use crate::model::{Activity, Channel, SourceRef};
 
     fn ev(id: &str, ids: &[(IdType, &str)]) -> JourneyEvent {
-        let mut identifiers: Vec<Identifier> = ids.iter().map(|(t, v)| Identifier::new(*t, *v)).collect();
+        let mut identifiers: Vec<Identifier> =
+            ids.iter().map(|(t, v)| Identifier::new(*t, *v)).collect();
         identifiers.sort();
         JourneyEvent {
             event_id: id.into(),
@@ -275,7 +285,10 @@ mod tests {
     #[test]
     fn links_chain_transitively() {
         let p = IdentityPolicy::default();
-        let es = [ev("1", &[(IdType::Email, "a@x.de"), (IdType::Phone, "+491")]), ev("2", &[(IdType::Phone, "+491"), (IdType::AnonymousId, "c")])];
+        let es = [
+            ev("1", &[(IdType::Email, "a@x.de"), (IdType::Phone, "+491")]),
+            ev("2", &[(IdType::Phone, "+491"), (IdType::AnonymousId, "c")]),
+        ];
         let refs: Vec<&JourneyEvent> = es.iter().collect();
         let mut g = IdentityGraph::new(&p, contested(&refs, &p));
         let r1 = g.add_event(&es[0]).root;
@@ -288,8 +301,14 @@ mod tests {
     fn household_phone_is_contested_and_links_nothing() {
         let p = IdentityPolicy::default();
         let es = [
-            ev("1", &[(IdType::CustomerNumber, "1"), (IdType::Phone, "+4930")]),
-            ev("2", &[(IdType::CustomerNumber, "2"), (IdType::Phone, "+4930")]),
+            ev(
+                "1",
+                &[(IdType::CustomerNumber, "1"), (IdType::Phone, "+4930")],
+            ),
+            ev(
+                "2",
+                &[(IdType::CustomerNumber, "2"), (IdType::Phone, "+4930")],
+            ),
         ];
         let refs: Vec<&JourneyEvent> = es.iter().collect();
         let c = contested(&refs, &p);
@@ -304,8 +323,14 @@ mod tests {
     fn unique_conflict_through_a_chain_is_refused() {
         let p = IdentityPolicy::default();
         let es = [
-            ev("1", &[(IdType::CustomerNumber, "1"), (IdType::Email, "e@x.de")]),
-            ev("2", &[(IdType::CustomerNumber, "2"), (IdType::Phone, "+4930")]),
+            ev(
+                "1",
+                &[(IdType::CustomerNumber, "1"), (IdType::Email, "e@x.de")],
+            ),
+            ev(
+                "2",
+                &[(IdType::CustomerNumber, "2"), (IdType::Phone, "+4930")],
+            ),
             ev("3", &[(IdType::Email, "e@x.de"), (IdType::Phone, "+4930")]),
         ];
         let refs: Vec<&JourneyEvent> = es.iter().collect();

@@ -32,7 +32,10 @@ mod tests {
 
     #[test]
     fn ids_are_stable_and_separated() {
-        assert_eq!(event_id("chat", "native", "1"), event_id("chat", "native", "1"));
+        assert_eq!(
+            event_id("chat", "native", "1"),
+            event_id("chat", "native", "1")
+        );
         assert_ne!(hash_parts(&["ab", "c"]), hash_parts(&["a", "bc"]));
         assert_eq!(event_id("chat", "native", "1").len(), 3 + 16);
     }

@@ -42,7 +42,10 @@ impl Channel {
 
     /// Channels where a person (agent, clerk) serves the customer.
     pub fn is_assisted(self) -> bool {
-        matches!(self, Channel::Chat | Channel::Phone | Channel::Email | Channel::Store)
+        matches!(
+            self,
+            Channel::Chat | Channel::Phone | Channel::Email | Channel::Store
+        )
     }
 }
 
@@ -121,7 +124,10 @@ pub struct Identifier {
 
 impl Identifier {
     pub fn new(id_type: IdType, value: impl Into<String>) -> Self {
-        Identifier { id_type, value: value.into() }
+        Identifier {
+            id_type,
+            value: value.into(),
+        }
     }
 
     /// Stable 64-bit hash of `type:value`, used for routing and labels.
@@ -323,7 +329,8 @@ impl JourneyEvent {
 
     /// An assisted contact starts (the moment a handover is due).
     pub fn is_assisted_contact(&self) -> bool {
-        self.channel.is_assisted() && matches!(self.activity, Activity::Contact | Activity::Appointment)
+        self.channel.is_assisted()
+            && matches!(self.activity, Activity::Contact | Activity::Appointment)
     }
 }
 

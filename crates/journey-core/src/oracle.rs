@@ -11,7 +11,11 @@ use crate::model::{Identifier, JourneyEvent};
 
 /// The reference result for `events`.
 pub fn oracle(events: &[JourneyEvent], cfg: &StitchConfig) -> FoldOutput {
-    let watermark = events.iter().map(|e| e.event_time_ms).max().unwrap_or(i64::MIN);
+    let watermark = events
+        .iter()
+        .map(|e| e.event_time_ms)
+        .max()
+        .unwrap_or(i64::MIN);
     fold(events, watermark, cfg)
 }
 
@@ -57,7 +61,11 @@ pub fn components(events: &[JourneyEvent]) -> Vec<Vec<JourneyEvent>> {
 
 /// Folds every component on its own and unions the results: must equal [`oracle`].
 pub fn per_component(events: &[JourneyEvent], cfg: &StitchConfig) -> FoldOutput {
-    let watermark = events.iter().map(|e| e.event_time_ms).max().unwrap_or(i64::MIN);
+    let watermark = events
+        .iter()
+        .map(|e| e.event_time_ms)
+        .max()
+        .unwrap_or(i64::MIN);
     let mut out = FoldOutput::default();
     for c in components(events) {
         out.extend(fold(&c, watermark, cfg));

@@ -25,7 +25,12 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [Table::Identity, Table::Components, Table::Timers, Table::Meta];
+    pub const ALL: [Table; 4] = [
+        Table::Identity,
+        Table::Components,
+        Table::Timers,
+        Table::Meta,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -40,10 +45,23 @@ impl Table {
 /// One operation of a write batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Put { table: Table, partition: i32, key: Vec<u8>, value: Vec<u8> },
-    Delete { table: Table, partition: i32, key: Vec<u8> },
+    Put {
+        table: Table,
+        partition: i32,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        table: Table,
+        partition: i32,
+        key: Vec<u8>,
+    },
     /// The next offset to read of `(topic, partition)`.
-    Offset { topic: String, partition: i32, next_offset: i64 },
+    Offset {
+        topic: String,
+        partition: i32,
+        next_offset: i64,
+    },
 }
 
 /// State changes and consumed offsets, applied atomically.
@@ -53,14 +71,33 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
-    pub fn put(&mut self, table: Table, partition: i32, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
-        self.ops.push(Op::Put { table, partition, key: key.into(), value: value.into() });
+    pub fn put(
+        &mut self,
+        table: Table,
+        partition: i32,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) {
+        self.ops.push(Op::Put {
+            table,
+            partition,
+            key: key.into(),
+            value: value.into(),
+        });
     }
     pub fn delete(&mut self, table: Table, partition: i32, key: impl Into<Vec<u8>>) {
-        self.ops.push(Op::Delete { table, partition, key: key.into() });
+        self.ops.push(Op::Delete {
+            table,
+            partition,
+            key: key.into(),
+        });
     }
     pub fn offset(&mut self, topic: &str, partition: i32, next_offset: i64) {
-        self.ops.push(Op::Offset { topic: topic.to_string(), partition, next_offset });
+        self.ops.push(Op::Offset {
+            topic: topic.to_string(),
+            partition,
+            next_offset,
+        });
     }
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -79,7 +116,12 @@ pub enum StoreError {
 pub trait StateStore: Send + Sync {
     fn get(&self, table: Table, partition: i32, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// All `(key, value)` of a partition whose key starts with `prefix`, in key order.
-    fn scan(&self, table: Table, partition: i32, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(
+        &self,
+        table: Table,
+        partition: i32,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
     /// Applies the batch atomically and durably (a crash leaves all or none of it).
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError>;
     /// The stored next offset of `(topic, partition)`, if any.
@@ -115,10 +157,19 @@ impl MemoryStore {
 
 impl StateStore for MemoryStore {
     fn get(&self, table: Table, partition: i32, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.lock().data.get(&(table, partition, key.to_vec())).cloned())
+        Ok(self
+            .lock()
+            .data
+            .get(&(table, partition, key.to_vec()))
+            .cloned())
     }
 
-    fn scan(&self, table: Table, partition: i32, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(
+        &self,
+        table: Table,
+        partition: i32,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
         let inner = self.lock();
         Ok(inner
             .data
@@ -132,13 +183,26 @@ impl StateStore for MemoryStore {
         let mut inner = self.lock();
         for op in batch.ops {
             match op {
-                Op::Put { table, partition, key, value } => {
+                Op::Put {
+                    table,
+                    partition,
+                    key,
+                    value,
+                } => {
                     inner.data.insert((table, partition, key), value);
                 }
-                Op::Delete { table, partition, key } => {
+                Op::Delete {
+                    table,
+                    partition,
+                    key,
+                } => {
                     inner.data.remove(&(table, partition, key));
                 }
-                Op::Offset { topic, partition, next_offset } => {
+                Op::Offset {
+                    topic,
+                    partition,
+                    next_offset,
+                } => {
                     inner.offsets.insert((topic, partition), next_offset);
                 }
             }
@@ -147,7 +211,11 @@ impl StateStore for MemoryStore {
     }
 
     fn offset(&self, topic: &str, partition: i32) -> Result<Option<i64>, StoreError> {
-        Ok(self.lock().offsets.get(&(topic.to_string(), partition)).copied())
+        Ok(self
+            .lock()
+            .offsets
+            .get(&(topic.to_string(), partition))
+            .copied())
     }
 
     fn drop_partition(&self, partition: i32) -> Result<(), StoreError> {
@@ -175,7 +243,10 @@ mod tests {
         assert_eq!(s.offset("t", 0).unwrap(), Some(42));
         s.drop_partition(0).unwrap();
         assert_eq!(s.scan(Table::Components, 0, b"").unwrap().len(), 0);
-        assert_eq!(s.get(Table::Components, 1, b"a3").unwrap(), Some(b"z".to_vec()));
+        assert_eq!(
+            s.get(Table::Components, 1, b"a3").unwrap(),
+            Some(b"z".to_vec())
+        );
         assert_eq!(s.offset("t", 0).unwrap(), None);
     }
 }

@@ -46,10 +46,12 @@ struct Case {
 fn cases() -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut out = Vec::new();
-    for (channel, format) in Channel::ALL
-        .into_iter()
-        .flat_map(|c| Format::ALL.into_iter().filter(|f| *f != Format::Auto).map(move |f| (c, f)))
-    {
+    for (channel, format) in Channel::ALL.into_iter().flat_map(|c| {
+        Format::ALL
+            .into_iter()
+            .filter(|f| *f != Format::Auto)
+            .map(move |f| (c, f))
+    }) {
         let dir = root.join(channel.as_str()).join(format.as_str());
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -58,7 +60,8 @@ fn cases() -> Vec<Case> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                (name.ends_with(".json") || name.ends_with(".eml")) && !name.ends_with(".expected.json")
+                (name.ends_with(".json") || name.ends_with(".eml"))
+                    && !name.ends_with(".expected.json")
             })
             .collect();
         inputs.sort();
@@ -93,11 +96,20 @@ fn fixtures_match() {
     for case in &cases {
         let name = case.input.display().to_string();
         let payload = std::fs::read(&case.input).expect("readable fixture");
-        let result = normalize(case.channel, case.format, &payload, &source(case.channel), &cfg);
+        let result = normalize(
+            case.channel,
+            case.format,
+            &payload,
+            &source(case.channel),
+            &cfg,
+        );
         if result.is_ok() {
             let detected = journey_core::normalize::detect(case.channel, &payload);
             if detected != Some(case.format) {
-                failures.push(format!("{name}: format auto-detected as {detected:?}, want {}", case.format));
+                failures.push(format!(
+                    "{name}: format auto-detected as {detected:?}, want {}",
+                    case.format
+                ));
             }
         }
         let (has_expected, has_error) = (case.expected.exists(), case.error.exists());
@@ -174,7 +186,9 @@ fn check_text_not_copied(
     events: &[JourneyEvent],
     failures: &mut Vec<String>,
 ) {
-    let Ok(input) = serde_json::from_slice::<Value>(payload) else { return };
+    let Ok(input) = serde_json::from_slice::<Value>(payload) else {
+        return;
+    };
     if let Some(text) = input
         .get("text")
         .and_then(Value::as_str)
@@ -192,8 +206,16 @@ fn every_channel_has_good_and_bad_native_cases() {
     let cases = cases();
     for channel in Channel::ALL {
         let native = |c: &&Case| c.channel == channel && c.format == Format::Native;
-        let ok = cases.iter().filter(native).filter(|c| c.expected.exists()).count();
-        let bad = cases.iter().filter(native).filter(|c| c.error.exists()).count();
+        let ok = cases
+            .iter()
+            .filter(native)
+            .filter(|c| c.expected.exists())
+            .count();
+        let bad = cases
+            .iter()
+            .filter(native)
+            .filter(|c| c.error.exists())
+            .count();
         assert!(
             ok >= 3,
             "{channel}: {ok} good native fixtures, want at least 3"
@@ -211,7 +233,11 @@ fn every_vendor_format_has_three_good_and_two_bad_cases() {
     for format in Format::ALL.into_iter().filter(|f| f.channel().is_some()) {
         let channel = format.channel().expect("vendor formats have a channel");
         let of = |c: &&Case| c.channel == channel && c.format == format;
-        let ok = cases.iter().filter(of).filter(|c| c.expected.exists()).count();
+        let ok = cases
+            .iter()
+            .filter(of)
+            .filter(|c| c.expected.exists())
+            .count();
         let bad = cases.iter().filter(of).filter(|c| c.error.exists()).count();
         assert!(ok >= 3, "{format}: {ok} good fixtures, want at least 3");
         assert!(bad >= 2, "{format}: {bad} bad fixtures, want at least 2");

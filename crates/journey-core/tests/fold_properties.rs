@@ -14,10 +14,24 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 fn events(seed: u64, customers: usize) -> Vec<JourneyEvent> {
-    let g = generate(&GeneratorConfig { seed, customers, malformed_per_mille: 0, ..GeneratorConfig::default() });
+    let g = generate(&GeneratorConfig {
+        seed,
+        customers,
+        malformed_per_mille: 0,
+        ..GeneratorConfig::default()
+    });
     g.records
         .iter()
-        .flat_map(|r| normalize(r.channel, Format::Native, &r.payload, &SourceRef::default(), &NormalizeConfig::default()).unwrap_or_default())
+        .flat_map(|r| {
+            normalize(
+                r.channel,
+                Format::Native,
+                &r.payload,
+                &SourceRef::default(),
+                &NormalizeConfig::default(),
+            )
+            .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -50,9 +64,16 @@ fn a_prefix_never_emits_a_merge_the_whole_would_contradict_when_arriving_in_orde
     let wm = half.last().map_or(0, |e| e.event_time_ms);
     let part = fold(half, wm, &cfg);
     for m in &part.merges {
-        assert!(whole.merges.contains(m), "merge {} of the prefix missing from the whole", m.merge_id);
+        assert!(
+            whole.merges.contains(m),
+            "merge {} of the prefix missing from the whole",
+            m.merge_id
+        );
     }
     for h in &part.handovers {
-        assert!(whole.handovers.iter().any(|w| w.handover_id == h.handover_id));
+        assert!(whole
+            .handovers
+            .iter()
+            .any(|w| w.handover_id == h.handover_id));
     }
 }

@@ -31,15 +31,31 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
 
 #[test]
 fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
-    let g = generate(&GeneratorConfig { seed: 42, customers: 2000, malformed_per_mille: 0, ..GeneratorConfig::default() });
+    let g = generate(&GeneratorConfig {
+        seed: 42,
+        customers: 2000,
+        malformed_per_mille: 0,
+        ..GeneratorConfig::default()
+    });
     let cfg = NormalizeConfig::default();
     let mut events = Vec::new();
     let mut truth_of: HashMap<String, usize> = HashMap::new();
     let mut ids_of: HashMap<String, Vec<Identifier>> = HashMap::new();
     for r in &g.records {
-        let Ok(evs) = normalize(r.channel, Format::Native, &r.payload, &SourceRef::default(), &cfg) else { continue };
+        let Ok(evs) = normalize(
+            r.channel,
+            Format::Native,
+            &r.payload,
+            &SourceRef::default(),
+            &cfg,
+        ) else {
+            continue;
+        };
         for e in evs {
-            truth_of.insert(e.event_id.clone(), r.truth.expect("generated records know their customer"));
+            truth_of.insert(
+                e.event_id.clone(),
+                r.truth.expect("generated records know their customer"),
+            );
             ids_of.insert(e.event_id.clone(), e.identifiers.clone());
             events.push(e);
         }
@@ -51,7 +67,11 @@ fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
             predicted_of.insert(t.event_id.as_str(), c.customer_id.as_str());
         }
     }
-    assert_eq!(predicted_of.len(), events.len(), "every event is in exactly one journey");
+    assert_eq!(
+        predicted_of.len(),
+        events.len(),
+        "every event is in exactly one journey"
+    );
 
     // Contingency counts.
     let mut by_pred: BTreeMap<&str, usize> = BTreeMap::new();
@@ -68,8 +88,11 @@ fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
     let same_truth: u64 = by_truth.values().map(|&n| pairs(n)).sum();
 
     // Linkable truth: a true customer's records joined through identifiers that customer alone owns.
-    let own: HashMap<(usize, &Identifier), ()> =
-        g.customers.iter().flat_map(|c| c.identifiers.iter().map(move |i| ((c.index, i), ()))).collect();
+    let own: HashMap<(usize, &Identifier), ()> = g
+        .customers
+        .iter()
+        .flat_map(|c| c.identifiers.iter().map(move |i| ((c.index, i), ())))
+        .collect();
     let mut parent: Vec<usize> = (0..events.len()).collect();
     let mut first_with: HashMap<(usize, &Identifier), usize> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
@@ -100,7 +123,9 @@ fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
         linkable += pairs(members.len());
         let mut per_pred: BTreeMap<&str, usize> = BTreeMap::new();
         for &i in members {
-            *per_pred.entry(predicted_of[events[i].event_id.as_str()]).or_default() += 1;
+            *per_pred
+                .entry(predicted_of[events[i].event_id.as_str()])
+                .or_default() += 1;
         }
         linked += per_pred.values().map(|&n| pairs(n)).sum::<u64>();
     }
@@ -116,6 +141,12 @@ fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
         out.customers.len(),
         out.refused_links.len()
     );
-    assert_eq!(same_both, same_pred, "precision 1.0: no customer holds records of two true customers");
-    assert!(recall_linkable >= 0.99, "recall over linkable pairs {recall_linkable:.4} < 0.99");
+    assert_eq!(
+        same_both, same_pred,
+        "precision 1.0: no customer holds records of two true customers"
+    );
+    assert!(
+        recall_linkable >= 0.99,
+        "recall over linkable pairs {recall_linkable:.4} < 0.99"
+    );
 }

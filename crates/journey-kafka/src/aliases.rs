@@ -76,7 +76,13 @@ pub fn lock(a: &SharedAliases) -> std::sync::MutexGuard<'_, AliasTable> {
 }
 
 /// Reads the alias topic from the beginning and keeps following it.
-pub fn follow(kafka: &KafkaConfig, topic: &str, partitions: i32, table: SharedAliases, shared: Arc<Shared>) -> Result<(), PipelineError> {
+pub fn follow(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: i32,
+    table: SharedAliases,
+    shared: Arc<Shared>,
+) -> Result<(), PipelineError> {
     let consumer: BaseConsumer = kafka
         .client_config()
         .set("group.id", kafka.internal_topic("alias-reader"))
@@ -96,9 +102,15 @@ pub fn follow(kafka: &KafkaConfig, topic: &str, partitions: i32, table: SharedAl
                 std::thread::sleep(Duration::from_millis(200));
             }
             Some(Ok(m)) => {
-                let (Some(k), Some(v)) = (m.key(), m.payload()) else { continue };
+                let (Some(k), Some(v)) = (m.key(), m.payload()) else {
+                    continue;
+                };
                 let (Ok(k), Ok(v)) = (<[u8; 8]>::try_from(k), <[u8; 8]>::try_from(v)) else {
-                    warn!(partition = m.partition(), offset = m.offset(), "malformed alias record ignored");
+                    warn!(
+                        partition = m.partition(),
+                        offset = m.offset(),
+                        "malformed alias record ignored"
+                    );
                     continue;
                 };
                 lock(&table).union(u64::from_be_bytes(k), u64::from_be_bytes(v));

@@ -43,17 +43,42 @@ pub fn record(batch: &WriteBatch, topic: &str, out: &mut Outgoing) {
     let mut touched = BTreeSet::new();
     for op in &batch.ops {
         let (partition, key, value) = match op {
-            Op::Put { table, partition, key, value } => (*partition, [&[tag(*table)][..], key].concat(), Some([&[1u8][..], value].concat())),
-            Op::Delete { table, partition, key } => (*partition, [&[tag(*table)][..], key].concat(), None),
-            Op::Offset { topic, partition, next_offset } => {
-                (*partition, [&[TAG_OFFSET][..], topic.as_bytes()].concat(), Some([&[1u8][..], &next_offset.to_be_bytes()].concat()))
-            }
+            Op::Put {
+                table,
+                partition,
+                key,
+                value,
+            } => (
+                *partition,
+                [&[tag(*table)][..], key].concat(),
+                Some([&[1u8][..], value].concat()),
+            ),
+            Op::Delete {
+                table,
+                partition,
+                key,
+            } => (*partition, [&[tag(*table)][..], key].concat(), None),
+            Op::Offset {
+                topic,
+                partition,
+                next_offset,
+            } => (
+                *partition,
+                [&[TAG_OFFSET][..], topic.as_bytes()].concat(),
+                Some([&[1u8][..], &next_offset.to_be_bytes()].concat()),
+            ),
         };
         touched.insert(partition);
         out.push(topic, Some(partition), Some(key), value, vec![]);
     }
     for p in touched {
-        out.push(topic, Some(p), Some(vec![TAG_MARKER]), Some(Vec::new()), vec![]);
+        out.push(
+            topic,
+            Some(p),
+            Some(vec![TAG_MARKER]),
+            Some(Vec::new()),
+            vec![],
+        );
     }
 }
 
@@ -61,7 +86,12 @@ pub fn record(batch: &WriteBatch, topic: &str, out: &mut Outgoing) {
 /// Reads at least up to the high watermark the broker reports, then until
 /// nothing new arrives for a quiet period (watermarks alone are not trusted:
 /// Tansu reports too low ones).
-pub fn restore(kafka: &KafkaConfig, topic: &str, partitions: &[i32], store: &dyn StateStore) -> Result<u64, PipelineError> {
+pub fn restore(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: &[i32],
+    store: &dyn StateStore,
+) -> Result<u64, PipelineError> {
     let started = Instant::now();
     for &p in partitions {
         store.drop_partition(p)?;
@@ -90,9 +120,13 @@ pub fn restore(kafka: &KafkaConfig, topic: &str, partitions: &[i32], store: &dyn
     let mut last_new = Instant::now();
     while !unread.is_empty() || last_new.elapsed() < Duration::from_millis(500) {
         if started.elapsed() > Duration::from_secs(300) {
-            return Err(PipelineError::Timeout(format!("restoring {topic} partitions {partitions:?} took over 300 s")));
+            return Err(PipelineError::Timeout(format!(
+                "restoring {topic} partitions {partitions:?} took over 300 s"
+            )));
         }
-        let Some(r) = consumer.poll(Duration::from_millis(100)) else { continue };
+        let Some(r) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
         let m = r?;
         last_new = Instant::now();
         let p = m.partition();
@@ -108,14 +142,19 @@ pub fn restore(kafka: &KafkaConfig, topic: &str, partitions: &[i32], store: &dyn
             }
             Some(&TAG_OFFSET) => {
                 let topic = String::from_utf8_lossy(&key[1..]).into_owned();
-                if let Some(v) = m.payload().and_then(|v| <[u8; 8]>::try_from(v.get(1..)?).ok()) {
+                if let Some(v) = m
+                    .payload()
+                    .and_then(|v| <[u8; 8]>::try_from(v.get(1..)?).ok())
+                {
                     batch.offset(&topic, p, i64::from_be_bytes(v));
                 }
             }
             Some(&t) => {
                 let Some(table) = table(t) else { continue };
                 match m.payload() {
-                    Some(v) if !v.is_empty() => batch.put(table, p, key[1..].to_vec(), v[1..].to_vec()),
+                    Some(v) if !v.is_empty() => {
+                        batch.put(table, p, key[1..].to_vec(), v[1..].to_vec())
+                    }
                     _ => batch.delete(table, p, key[1..].to_vec()),
                 }
             }

@@ -59,7 +59,10 @@ impl KafkaConfig {
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("session.timeout.ms", self.session_timeout_ms.to_string())
-            .set("max.poll.interval.ms", (self.session_timeout_ms.max(6_000) * 3).to_string())
+            .set(
+                "max.poll.interval.ms",
+                (self.session_timeout_ms.max(6_000) * 3).to_string(),
+            )
             .set("fetch.wait.max.ms", "50");
         for (k, v) in &self.librdkafka {
             c.set(k, v);
@@ -137,7 +140,11 @@ impl Default for TopicsConfig {
         TopicsConfig {
             raw: Channel::ALL
                 .iter()
-                .map(|&channel| RawTopic { channel, topic: format!("cx.raw.{channel}"), format: Format::Native })
+                .map(|&channel| RawTopic {
+                    channel,
+                    topic: format!("cx.raw.{channel}"),
+                    format: Format::Native,
+                })
                 .collect(),
             events: "cx.journey.events".into(),
             handover: "cx.journey.handover".into(),
@@ -159,7 +166,10 @@ pub struct BatchConfig {
 
 impl Default for BatchConfig {
     fn default() -> Self {
-        BatchConfig { max_records: 5_000, max_wait_ms: 20 }
+        BatchConfig {
+            max_records: 5_000,
+            max_wait_ms: 20,
+        }
     }
 }
 
@@ -171,7 +181,13 @@ impl TopicsConfig {
         if self.partitions < 1 {
             return Err("field `topics.partitions`: must be at least 1".into());
         }
-        for (name, t) in [("events", &self.events), ("handover", &self.handover), ("alerts", &self.alerts), ("merges", &self.merges), ("dlq", &self.dlq)] {
+        for (name, t) in [
+            ("events", &self.events),
+            ("handover", &self.handover),
+            ("alerts", &self.alerts),
+            ("merges", &self.merges),
+            ("dlq", &self.dlq),
+        ] {
             if t.trim().is_empty() {
                 return Err(format!("field `topics.{name}`: must not be empty"));
             }

@@ -15,7 +15,9 @@ pub struct MockBroker {
 impl MockBroker {
     /// A one-broker mock cluster.
     pub fn start() -> Result<MockBroker, PipelineError> {
-        Ok(MockBroker { cluster: MockCluster::new(1)? })
+        Ok(MockBroker {
+            cluster: MockCluster::new(1)?,
+        })
     }
 
     pub fn bootstrap(&self) -> String {
@@ -24,16 +26,34 @@ impl MockBroker {
 
     /// Creates every topic a pipeline with this configuration uses (the mock
     /// cluster does not implement the admin API's CreateTopics).
-    pub fn create_pipeline_topics(&self, kafka: &KafkaConfig, topics: &TopicsConfig, raw_partitions: i32) -> Result<(), PipelineError> {
+    pub fn create_pipeline_topics(
+        &self,
+        kafka: &KafkaConfig,
+        topics: &TopicsConfig,
+        raw_partitions: i32,
+    ) -> Result<(), PipelineError> {
         let p = topics.partitions;
         for r in &topics.raw {
             self.cluster.create_topic(&r.topic, raw_partitions, 1)?;
         }
-        for t in [&topics.events, &topics.handover, &topics.alerts, &topics.merges, &topics.dlq] {
+        for t in [
+            &topics.events,
+            &topics.handover,
+            &topics.alerts,
+            &topics.merges,
+            &topics.dlq,
+        ] {
             self.cluster.create_topic(t, p, 1)?;
         }
-        for name in ["identity-hops", "aliases", "stitch", "identity-changelog", "stitch-changelog"] {
-            self.cluster.create_topic(&kafka.internal_topic(name), p, 1)?;
+        for name in [
+            "identity-hops",
+            "aliases",
+            "stitch",
+            "identity-changelog",
+            "stitch-changelog",
+        ] {
+            self.cluster
+                .create_topic(&kafka.internal_topic(name), p, 1)?;
         }
         Ok(())
     }

@@ -34,7 +34,12 @@ pub struct IdentityStage {
 }
 
 impl IdentityStage {
-    fn label_of(&self, cache: &mut HashMap<u64, u64>, partition: i32, id_hash: u64) -> Result<Option<u64>, PipelineError> {
+    fn label_of(
+        &self,
+        cache: &mut HashMap<u64, u64>,
+        partition: i32,
+        id_hash: u64,
+    ) -> Result<Option<u64>, PipelineError> {
         if let Some(&l) = cache.get(&id_hash) {
             return Ok(Some(l));
         }
@@ -49,7 +54,12 @@ impl IdentityStage {
 impl StageLogic for IdentityStage {
     const NAME: &'static str = "identity";
 
-    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        batch: &[BorrowedMessage<'_>],
+        out: &mut Outgoing,
+        state: &mut WriteBatch,
+    ) -> Result<(), PipelineError> {
         // identifier hash → label, as changed within this batch
         let mut changed: HashMap<(i32, u64), u64> = HashMap::new();
         let mut cache: HashMap<u64, u64> = HashMap::new();
@@ -61,14 +71,20 @@ impl StageLogic for IdentityStage {
             let event: JourneyEvent = match self.codecs.event.decode(payload) {
                 Ok(e) => e,
                 Err(err) => {
-                    self.metrics.dead_letters.with_label_values(&["internal", "decode"]).inc();
+                    self.metrics
+                        .dead_letters
+                        .with_label_values(&["internal", "decode"])
+                        .inc();
                     out.push(
                         &self.dlq_topic,
                         None,
                         m.key().map(<[u8]>::to_vec),
                         Some(payload.to_vec()),
                         vec![
-                            (H_DLQ_REASON, format!("cannot decode canonical event: {err}").into_bytes()),
+                            (
+                                H_DLQ_REASON,
+                                format!("cannot decode canonical event: {err}").into_bytes(),
+                            ),
                             (H_DLQ_KIND, b"decode".to_vec()),
                             (H_SRC_TOPIC, m.topic().as_bytes().to_vec()),
                             (H_SRC_PARTITION, m.partition().to_string().into_bytes()),
@@ -78,14 +94,18 @@ impl StageLogic for IdentityStage {
                     continue;
                 }
             };
-            let Some(id) = event.identifiers.get(hop) else { continue };
+            let Some(id) = event.identifiers.get(hop) else {
+                continue;
+            };
             let id_hash = id.hash64();
             let partition = m.partition();
-            let own = self.label_of(&mut cache, partition, id_hash)?.unwrap_or(id_hash);
+            let own = self
+                .label_of(&mut cache, partition, id_hash)?
+                .unwrap_or(id_hash);
             let mut aliases = lock(&self.aliases);
             let own_root = aliases.resolve(own);
             let label = carried.map_or(own_root, |c| aliases.resolve(c).min(own_root));
-            for other in [Some(own_root), carried] .into_iter().flatten() {
+            for other in [Some(own_root), carried].into_iter().flatten() {
                 let other_root = aliases.resolve(other);
                 if other_root != label {
                     if let Some((loser, winner)) = aliases.union(other_root, label) {
@@ -113,13 +133,30 @@ impl StageLogic for IdentityStage {
             if let Some(next) = event.identifiers.get(hop + 1) {
                 headers.push((H_HOP, (hop + 1).to_string().into_bytes()));
                 let h = next.hash64();
-                out.push(&self.hops_topic, Some(partition_of(h, self.partitions)), Some(format!("{h:016x}").into_bytes()), Some(payload.to_vec()), headers);
+                out.push(
+                    &self.hops_topic,
+                    Some(partition_of(h, self.partitions)),
+                    Some(format!("{h:016x}").into_bytes()),
+                    Some(payload.to_vec()),
+                    headers,
+                );
             } else {
-                out.push(&self.stitch_topic, Some(partition_of(label, self.partitions)), Some(label.to_be_bytes().to_vec()), Some(payload.to_vec()), headers);
+                out.push(
+                    &self.stitch_topic,
+                    Some(partition_of(label, self.partitions)),
+                    Some(label.to_be_bytes().to_vec()),
+                    Some(payload.to_vec()),
+                    headers,
+                );
             }
         }
         for ((partition, id_hash), label) in changed {
-            state.put(Table::Identity, partition, id_hash.to_be_bytes().to_vec(), label.to_be_bytes().to_vec());
+            state.put(
+                Table::Identity,
+                partition,
+                id_hash.to_be_bytes().to_vec(),
+                label.to_be_bytes().to_vec(),
+            );
         }
         Ok(())
     }

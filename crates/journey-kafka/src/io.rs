@@ -20,8 +20,10 @@ pub fn produce_all<'a>(
     records: impl Iterator<Item = (&'a str, Option<&'a [u8]>, &'a [u8])>,
     progress: &dyn Fn(u64),
 ) -> Result<u64, PipelineError> {
-    let producer: BaseProducer<crate::stage::DeliveryCounter> =
-        kafka.producer_config().set("linger.ms", "20").create_with_context(crate::stage::DeliveryCounter::default())?;
+    let producer: BaseProducer<crate::stage::DeliveryCounter> = kafka
+        .producer_config()
+        .set("linger.ms", "20")
+        .create_with_context(crate::stage::DeliveryCounter::default())?;
     let mut n = 0u64;
     for (topic, key, payload) in records {
         let mut rec = BaseRecord::<[u8], [u8]>::to(topic).payload(payload);
@@ -46,9 +48,15 @@ pub fn produce_all<'a>(
         }
     }
     producer.flush(Duration::from_secs(120))?;
-    let failed = producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+    let failed = producer
+        .context()
+        .failed
+        .load(std::sync::atomic::Ordering::Relaxed);
     if failed > 0 {
-        return Err(PipelineError::Stage { stage: "produce", reason: format!("{failed} of {n} records were not acknowledged") });
+        return Err(PipelineError::Stage {
+            stage: "produce",
+            reason: format!("{failed} of {n} records were not acknowledged"),
+        });
     }
     progress(n);
     Ok(n)
@@ -66,7 +74,10 @@ pub struct ReadRecord {
 
 impl ReadRecord {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -100,7 +111,11 @@ pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Result<Vec<ReadRecord>, P
                     payload: m.payload().map(<[u8]>::to_vec),
                     headers: m
                         .headers()
-                        .map(|hs| hs.iter().map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec())).collect())
+                        .map(|hs| {
+                            hs.iter()
+                                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 });
             }
@@ -112,7 +127,12 @@ pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Result<Vec<ReadRecord>, P
 
 /// The plain-consumer baseline: a consumer group draining `topics` until
 /// `expected` records were read (no processing). Returns count and elapsed time.
-pub fn drain_count(kafka: &KafkaConfig, topics: &[&str], group: &str, expected: u64) -> Result<(u64, Duration), PipelineError> {
+pub fn drain_count(
+    kafka: &KafkaConfig,
+    topics: &[&str],
+    group: &str,
+    expected: u64,
+) -> Result<(u64, Duration), PipelineError> {
     let consumer: BaseConsumer = kafka
         .client_config()
         .set("group.id", group)
@@ -126,7 +146,9 @@ pub fn drain_count(kafka: &KafkaConfig, topics: &[&str], group: &str, expected: 
     let mut bytes = 0usize;
     while n < expected {
         if start.elapsed() > Duration::from_secs(600) {
-            return Err(PipelineError::Timeout(format!("drained {n} of {expected} records in 600 s")));
+            return Err(PipelineError::Timeout(format!(
+                "drained {n} of {expected} records in 600 s"
+            )));
         }
         if let Some(r) = consumer.poll(Duration::from_millis(100)) {
             let m = r?;

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use prometheus::{
-    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry,
+    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 pub struct Metrics {
@@ -37,47 +37,101 @@ impl Metrics {
     pub fn new() -> Arc<Metrics> {
         let registry = Registry::new();
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help).namespace("journey"), labels).expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            let c = IntCounterVec::new(Opts::new(name, help).namespace("journey"), labels)
+                .expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
             c
         };
         let counter = |name: &str, help: &str| {
-            let c = IntCounter::with_opts(Opts::new(name, help).namespace("journey")).expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            let c = IntCounter::with_opts(Opts::new(name, help).namespace("journey"))
+                .expect("valid metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
             c
         };
         let events_in = counter_vec("events_in_total", "Raw records consumed.", &["channel"]);
-        let events_out = counter_vec("events_out_total", "Canonical events produced.", &["channel"]);
-        let dead_letters = counter_vec("dead_letters_total", "Records sent to the dead-letter topic.", &["channel", "error_type"]);
-        let alerts = counter_vec("alerts_total", "Alerts emitted (new or corrected).", &["rule"]);
-        let refused_links = counter_vec("identity_refused_links_total", "Identity links refused by a guard.", &["guard"]);
+        let events_out = counter_vec(
+            "events_out_total",
+            "Canonical events produced.",
+            &["channel"],
+        );
+        let dead_letters = counter_vec(
+            "dead_letters_total",
+            "Records sent to the dead-letter topic.",
+            &["channel", "error_type"],
+        );
+        let alerts = counter_vec(
+            "alerts_total",
+            "Alerts emitted (new or corrected).",
+            &["rule"],
+        );
+        let refused_links = counter_vec(
+            "identity_refused_links_total",
+            "Identity links refused by a guard.",
+            &["guard"],
+        );
         let handovers = counter("handovers_total", "Handover records emitted.");
         let merges = counter("merges_total", "Identity merge records emitted.");
-        let retractions = counter("retractions_total", "Outputs retracted because a late or re-routed event changed history.");
+        let retractions = counter(
+            "retractions_total",
+            "Outputs retracted because a late or re-routed event changed history.",
+        );
         let stitched = counter("stitched_events_total", "Events applied to journey state.");
-        let state_write_errors = counter("state_write_errors_total", "Failed state writes (the stage stops).");
+        let state_write_errors = counter(
+            "state_write_errors_total",
+            "Failed state writes (the stage stops).",
+        );
         let batch_seconds = HistogramVec::new(
-            HistogramOpts::new("batch_duration_seconds", "Time to process one batch, from poll to durable state.")
-                .namespace("journey")
-                .buckets(exponential_buckets(0.000_5, 2.0, 16).expect("valid buckets")),
+            HistogramOpts::new(
+                "batch_duration_seconds",
+                "Time to process one batch, from poll to durable state.",
+            )
+            .namespace("journey")
+            .buckets(exponential_buckets(0.000_5, 2.0, 16).expect("valid buckets")),
             &["stage"],
         )
         .expect("valid metric");
-        registry.register(Box::new(batch_seconds.clone())).expect("unique metric");
-        let consumer_lag =
-            IntGaugeVec::new(Opts::new("consumer_lag_records", "Records behind the end of the input.").namespace("journey"), &["stage"])
-                .expect("valid metric");
-        registry.register(Box::new(consumer_lag.clone())).expect("unique metric");
-        let components = IntGauge::with_opts(Opts::new("components_touched", "Components re-folded in the last batch.").namespace("journey"))
-            .expect("valid metric");
-        registry.register(Box::new(components.clone())).expect("unique metric");
-        let component_size = Histogram::with_opts(
-            HistogramOpts::new("component_events", "Events per identity component when re-folded.")
-                .namespace("journey")
-                .buckets(exponential_buckets(1.0, 2.0, 14).expect("valid buckets")),
+        registry
+            .register(Box::new(batch_seconds.clone()))
+            .expect("unique metric");
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "consumer_lag_records",
+                "Records behind the end of the input.",
+            )
+            .namespace("journey"),
+            &["stage"],
         )
         .expect("valid metric");
-        registry.register(Box::new(component_size.clone())).expect("unique metric");
+        registry
+            .register(Box::new(consumer_lag.clone()))
+            .expect("unique metric");
+        let components = IntGauge::with_opts(
+            Opts::new(
+                "components_touched",
+                "Components re-folded in the last batch.",
+            )
+            .namespace("journey"),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(components.clone()))
+            .expect("unique metric");
+        let component_size = Histogram::with_opts(
+            HistogramOpts::new(
+                "component_events",
+                "Events per identity component when re-folded.",
+            )
+            .namespace("journey")
+            .buckets(exponential_buckets(1.0, 2.0, 14).expect("valid buckets")),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(component_size.clone()))
+            .expect("unique metric");
         Arc::new(Metrics {
             registry,
             events_in,

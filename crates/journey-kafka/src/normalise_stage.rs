@@ -34,9 +34,25 @@ pub struct NormaliseStage {
 }
 
 impl NormaliseStage {
-    fn dead_letter(&self, m: &BorrowedMessage<'_>, channel: &str, kind: &str, reason: &str, out: &mut Outgoing) {
-        self.metrics.dead_letters.with_label_values(&[channel, kind]).inc();
-        debug!(channel, kind, partition = m.partition(), offset = m.offset(), "dead letter");
+    fn dead_letter(
+        &self,
+        m: &BorrowedMessage<'_>,
+        channel: &str,
+        kind: &str,
+        reason: &str,
+        out: &mut Outgoing,
+    ) {
+        self.metrics
+            .dead_letters
+            .with_label_values(&[channel, kind])
+            .inc();
+        debug!(
+            channel,
+            kind,
+            partition = m.partition(),
+            offset = m.offset(),
+            "dead letter"
+        );
         out.push(
             &self.dlq_topic,
             None,
@@ -57,33 +73,70 @@ impl NormaliseStage {
 impl StageLogic for NormaliseStage {
     const NAME: &'static str = "normalise";
 
-    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, _: &mut WriteBatch) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        batch: &[BorrowedMessage<'_>],
+        out: &mut Outgoing,
+        _: &mut WriteBatch,
+    ) -> Result<(), PipelineError> {
         for m in batch {
             let Some(&(channel, format)) = self.formats.get(m.topic()) else {
-                self.dead_letter(m, "unknown", "unknown_topic", "no channel configured for this topic", out);
+                self.dead_letter(
+                    m,
+                    "unknown",
+                    "unknown_topic",
+                    "no channel configured for this topic",
+                    out,
+                );
                 continue;
             };
-            self.metrics.events_in.with_label_values(&[channel.as_str()]).inc();
+            self.metrics
+                .events_in
+                .with_label_values(&[channel.as_str()])
+                .inc();
             let Some(payload) = m.payload() else {
-                self.dead_letter(m, channel.as_str(), "empty_payload", "record has no value", out);
+                self.dead_letter(
+                    m,
+                    channel.as_str(),
+                    "empty_payload",
+                    "record has no value",
+                    out,
+                );
                 continue;
             };
-            let source = SourceRef { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() };
+            let source = SourceRef {
+                topic: m.topic().to_string(),
+                partition: m.partition(),
+                offset: m.offset(),
+            };
             match normalize(channel, format, payload, &source, &self.cfg) {
-                Err(e) => self.dead_letter(m, channel.as_str(), e.kind.as_str(), &e.to_string(), out),
+                Err(e) => {
+                    self.dead_letter(m, channel.as_str(), e.kind.as_str(), &e.to_string(), out)
+                }
                 Ok(events) => {
                     for e in events {
-                        let Some(first) = e.identifiers.first() else { continue };
+                        let Some(first) = e.identifiers.first() else {
+                            continue;
+                        };
                         let hash = first.hash64();
                         let bytes = match self.codecs.event.encode(&e) {
                             Ok(b) => b,
                             Err(err) => {
-                                self.dead_letter(m, channel.as_str(), "encode", &err.to_string(), out);
+                                self.dead_letter(
+                                    m,
+                                    channel.as_str(),
+                                    "encode",
+                                    &err.to_string(),
+                                    out,
+                                );
                                 continue;
                             }
                         };
                         self.watermark_ms = self.watermark_ms.max(e.event_time_ms);
-                        self.metrics.events_out.with_label_values(&[channel.as_str()]).inc();
+                        self.metrics
+                            .events_out
+                            .with_label_values(&[channel.as_str()])
+                            .inc();
                         out.push(
                             &self.events_topic,
                             Some(partition_of(hash, self.partitions)),
@@ -102,7 +155,13 @@ impl StageLogic for NormaliseStage {
         if self.watermark_ms > self.broadcast_ms {
             self.broadcast_ms = self.watermark_ms;
             for p in 0..self.partitions {
-                out.push(&self.stitch_topic, Some(p), None, None, vec![(H_WATERMARK, self.watermark_ms.to_string().into_bytes())]);
+                out.push(
+                    &self.stitch_topic,
+                    Some(p),
+                    None,
+                    None,
+                    vec![(H_WATERMARK, self.watermark_ms.to_string().into_bytes())],
+                );
             }
         }
         Ok(())

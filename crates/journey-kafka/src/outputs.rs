@@ -34,17 +34,37 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    pub fn read(kafka: &KafkaConfig, topics: &TopicsConfig, framing: &Framing) -> Result<Outputs, PipelineError> {
-        let mut handovers: Vec<Handover> = latest(read_topic(kafka, &topics.handover)?, &AvroCodec::new(RecordType::Handover, *framing))?;
-        handovers.sort_by(|a, b| (a.trigger.event_time_ms, &a.handover_id).cmp(&(b.trigger.event_time_ms, &b.handover_id)));
-        let mut alerts: Vec<JourneyAlert> = latest(read_topic(kafka, &topics.alerts)?, &AvroCodec::new(RecordType::JourneyAlert, *framing))?;
+    pub fn read(
+        kafka: &KafkaConfig,
+        topics: &TopicsConfig,
+        framing: &Framing,
+    ) -> Result<Outputs, PipelineError> {
+        let mut handovers: Vec<Handover> = latest(
+            read_topic(kafka, &topics.handover)?,
+            &AvroCodec::new(RecordType::Handover, *framing),
+        )?;
+        handovers.sort_by(|a, b| {
+            (a.trigger.event_time_ms, &a.handover_id)
+                .cmp(&(b.trigger.event_time_ms, &b.handover_id))
+        });
+        let mut alerts: Vec<JourneyAlert> = latest(
+            read_topic(kafka, &topics.alerts)?,
+            &AvroCodec::new(RecordType::JourneyAlert, *framing),
+        )?;
         alerts.sort_by(|a, b| (a.fired_at_ms, &a.alert_id).cmp(&(b.fired_at_ms, &b.alert_id)));
-        let mut merges: Vec<MergeRecord> = latest(read_topic(kafka, &topics.merges)?, &AvroCodec::new(RecordType::MergeRecord, *framing))?;
+        let mut merges: Vec<MergeRecord> = latest(
+            read_topic(kafka, &topics.merges)?,
+            &AvroCodec::new(RecordType::MergeRecord, *framing),
+        )?;
         merges.sort_by(|a, b| (a.event_time_ms, &a.merge_id).cmp(&(b.event_time_ms, &b.merge_id)));
         let mut dead_letters: Vec<DeadLetter> = read_topic(kafka, &topics.dlq)?
             .into_iter()
             .map(|r| {
-                let text = |h: &str| r.header(h).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
+                let text = |h: &str| {
+                    r.header(h)
+                        .map(|v| String::from_utf8_lossy(v).into_owned())
+                        .unwrap_or_default()
+                };
                 DeadLetter {
                     reason: text(H_DLQ_REASON),
                     kind: text(H_DLQ_KIND),
@@ -55,21 +75,42 @@ impl Outputs {
                 }
             })
             .collect();
-        dead_letters.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
+        dead_letters.sort_by(|a, b| {
+            (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset))
+        });
         // A re-delivered raw record yields the same dead letter twice: keep one.
-        dead_letters.dedup_by(|a, b| (&a.topic, a.partition, a.offset) == (&b.topic, b.partition, b.offset));
-        Ok(Outputs { handovers, alerts, merges, dead_letters })
+        dead_letters.dedup_by(|a, b| {
+            (&a.topic, a.partition, a.offset) == (&b.topic, b.partition, b.offset)
+        });
+        Ok(Outputs {
+            handovers,
+            alerts,
+            merges,
+            dead_letters,
+        })
     }
 }
 
 /// Decodes every record and keeps, per output id, the one with the highest revision.
-fn latest<T: DeserializeOwned>(records: Vec<ReadRecord>, codec: &AvroCodec) -> Result<Vec<T>, PipelineError> {
+fn latest<T: DeserializeOwned>(
+    records: Vec<ReadRecord>,
+    codec: &AvroCodec,
+) -> Result<Vec<T>, PipelineError> {
     // id → (revision, payload; `None` when retracted)
     let mut by_id: BTreeMap<Vec<u8>, (u64, Option<Vec<u8>>)> = BTreeMap::new();
     for r in records {
-        let Some(id) = r.header(H_ID).map(<[u8]>::to_vec) else { continue };
-        let payload = if r.header(H_RETRACTED).is_some() { None } else { r.payload.clone() };
-        let revision = r.header(H_REVISION).and_then(|v| std::str::from_utf8(v).ok()?.parse().ok()).unwrap_or(0);
+        let Some(id) = r.header(H_ID).map(<[u8]>::to_vec) else {
+            continue;
+        };
+        let payload = if r.header(H_RETRACTED).is_some() {
+            None
+        } else {
+            r.payload.clone()
+        };
+        let revision = r
+            .header(H_REVISION)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+            .unwrap_or(0);
         match by_id.get(&id) {
             Some((rev, _)) if *rev >= revision => {}
             _ => {
@@ -80,6 +121,11 @@ fn latest<T: DeserializeOwned>(records: Vec<ReadRecord>, codec: &AvroCodec) -> R
     by_id
         .into_values()
         .filter_map(|(_, payload)| payload)
-        .map(|bytes| codec.decode(&bytes).map_err(|e| PipelineError::Stage { stage: "outputs", reason: e.to_string() }))
+        .map(|bytes| {
+            codec.decode(&bytes).map_err(|e| PipelineError::Stage {
+                stage: "outputs",
+                reason: e.to_string(),
+            })
+        })
         .collect()
 }

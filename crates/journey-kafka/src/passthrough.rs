@@ -14,7 +14,11 @@ use crate::records::Outgoing;
 use crate::stage::StageLogic;
 use crate::PipelineError;
 
-const NAMES: [&str; 3] = ["passthrough-normalise", "passthrough-identity", "passthrough-stitch"];
+const NAMES: [&str; 3] = [
+    "passthrough-normalise",
+    "passthrough-identity",
+    "passthrough-stitch",
+];
 
 /// Forwards every record to `to` (or nowhere), spreading by key hash like the pipeline.
 pub struct Forward<const STAGE: usize> {
@@ -26,12 +30,26 @@ pub struct Forward<const STAGE: usize> {
 impl<const STAGE: usize> StageLogic for Forward<STAGE> {
     const NAME: &'static str = NAMES[STAGE];
 
-    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, _: &mut WriteBatch) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        batch: &[BorrowedMessage<'_>],
+        out: &mut Outgoing,
+        _: &mut WriteBatch,
+    ) -> Result<(), PipelineError> {
         self.counter.inc_by(batch.len() as u64);
         let Some(to) = &self.to else { return Ok(()) };
         for m in batch {
-            let hash = journey_core::ids::hash_parts(&[&m.offset().to_string(), &m.partition().to_string()]);
-            out.push(to, Some(partition_of(hash, self.partitions)), m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec), vec![]);
+            let hash = journey_core::ids::hash_parts(&[
+                &m.offset().to_string(),
+                &m.partition().to_string(),
+            ]);
+            out.push(
+                to,
+                Some(partition_of(hash, self.partitions)),
+                m.key().map(<[u8]>::to_vec),
+                m.payload().map(<[u8]>::to_vec),
+                vec![],
+            );
         }
         Ok(())
     }

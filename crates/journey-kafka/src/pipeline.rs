@@ -20,7 +20,10 @@ use crate::identity_stage::IdentityStage;
 use crate::metrics::Metrics;
 use crate::normalise_stage::NormaliseStage;
 use crate::records::Codecs;
-use crate::stage::{Assignment, DeliveryCounter, Shared, SharedAssignment, StageConsumer, StageContext, StageLogic, StageProducer, StageRunner};
+use crate::stage::{
+    Assignment, DeliveryCounter, Shared, SharedAssignment, StageConsumer, StageContext, StageLogic,
+    StageProducer, StageRunner,
+};
 use crate::stitch_stage::{self, StitchStage};
 use crate::topics::{create_topics, partition_count};
 use crate::{PipelineConfig, PipelineError};
@@ -88,12 +91,22 @@ impl Pipeline {
                 )));
             }
         }
-        std::fs::create_dir_all(&cfg.state_dir)
-            .map_err(|e| PipelineError::Config(format!("field `state.dir`: cannot create {}: {e}", cfg.state_dir.display())))?;
+        std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+            PipelineError::Config(format!(
+                "field `state.dir`: cannot create {}: {e}",
+                cfg.state_dir.display()
+            ))
+        })?;
         // One database per stateful stage: a partition moves per stage, so
         // dropping or restoring one stage's partition must not touch the other's.
-        let identity_store: Arc<dyn StateStore> = Arc::new(RocksStore::open(&cfg.state_dir.join("identity"), &StoreOptions::default())?);
-        let store = Arc::new(RocksStore::open(&cfg.state_dir.join("stitch"), &StoreOptions::default())?);
+        let identity_store: Arc<dyn StateStore> = Arc::new(RocksStore::open(
+            &cfg.state_dir.join("identity"),
+            &StoreOptions::default(),
+        )?);
+        let store = Arc::new(RocksStore::open(
+            &cfg.state_dir.join("stitch"),
+            &StoreOptions::default(),
+        )?);
         let shared = Arc::new(Shared::default());
         shared.touch();
         let aliases = Arc::new(Mutex::new(AliasTable::default()));
@@ -102,11 +115,26 @@ impl Pipeline {
         let mut threads = Vec::new();
 
         {
-            let (kafka, shared, aliases, topic) = (k.clone(), shared.clone(), aliases.clone(), alias_topic.clone());
-            threads.push(("aliases", std::thread::Builder::new().name("aliases".into()).spawn(move || aliases::follow(&kafka, &topic, p, aliases, shared)).map_err(spawn_err)?));
+            let (kafka, shared, aliases, topic) = (
+                k.clone(),
+                shared.clone(),
+                aliases.clone(),
+                alias_topic.clone(),
+            );
+            threads.push((
+                "aliases",
+                std::thread::Builder::new()
+                    .name("aliases".into())
+                    .spawn(move || aliases::follow(&kafka, &topic, p, aliases, shared))
+                    .map_err(spawn_err)?,
+            ));
         }
 
-        let formats: HashMap<String, _> = t.raw.iter().map(|r| (r.topic.clone(), (r.channel, r.format))).collect();
+        let formats: HashMap<String, _> = t
+            .raw
+            .iter()
+            .map(|r| (r.topic.clone(), (r.channel, r.format)))
+            .collect();
         let raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
         let normalise = NormaliseStage {
             formats,
@@ -133,54 +161,152 @@ impl Pipeline {
             metrics: metrics.clone(),
         };
         let stitch_assignment = assignment(&stitch);
-        let mut stitcher = StitchStage::new(store_dyn.clone(), aliases, codecs, cfg.stitch.clone(), t, stitch.clone(), p, metrics.clone());
+        let mut stitcher = StitchStage::new(
+            store_dyn.clone(),
+            aliases,
+            codecs,
+            cfg.stitch.clone(),
+            t,
+            stitch.clone(),
+            p,
+            metrics.clone(),
+        );
         stitcher.assignment = Some(stitch_assignment.clone());
         let changelog = |topic: &str| cfg.changelog.then(|| topic.to_string());
 
-        let env = StageEnv { cfg: &cfg, shared: &shared, metrics: &metrics, errors: &errors };
+        let env = StageEnv {
+            cfg: &cfg,
+            shared: &shared,
+            metrics: &metrics,
+            errors: &errors,
+        };
         threads.push(env.spawn(normalise, &raw_topics, None, 0, assignment(""), None)?);
         // Range assignment keeps partition n of the events and hops topics on one instance.
-        threads.push(env.spawn(identity, &[t.events.clone(), hops], Some(identity_store), 1, assignment(&t.events), changelog(&identity_changelog))?);
-        threads.push(env.spawn(stitcher, &[stitch], Some(store_dyn), 2, stitch_assignment, changelog(&stitch_changelog))?);
+        threads.push(env.spawn(
+            identity,
+            &[t.events.clone(), hops],
+            Some(identity_store),
+            1,
+            assignment(&t.events),
+            changelog(&identity_changelog),
+        )?);
+        threads.push(env.spawn(
+            stitcher,
+            &[stitch],
+            Some(store_dyn),
+            2,
+            stitch_assignment,
+            changelog(&stitch_changelog),
+        )?);
         shared.ready.store(true, Ordering::Relaxed);
         info!(partitions = p, state_dir = %cfg.state_dir.display(), "pipeline started");
-        Ok(Pipeline { cfg, shared, metrics, store, threads, errors })
+        Ok(Pipeline {
+            cfg,
+            shared,
+            metrics,
+            store,
+            threads,
+            errors,
+        })
     }
 
     /// The pass-through baseline for benchmarks: the pipeline's topics, consumer
     /// groups, hops, acknowledgement waits and offset writes, without any logic.
     /// `counters().raw_in` counts raw records, `counters().stitched` what reached the last stage.
-    pub fn start_passthrough(cfg: PipelineConfig, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
+    pub fn start_passthrough(
+        cfg: PipelineConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Pipeline, PipelineError> {
         use crate::passthrough::Forward;
         let k = &cfg.kafka;
         let p = cfg.topics.partitions;
         let stitch = k.internal_topic("stitch");
         let t = &cfg.topics;
         create_topics(k, &[(&t.events, p), (&stitch, p)])?;
-        std::fs::create_dir_all(&cfg.state_dir)
-            .map_err(|e| PipelineError::Config(format!("field `state.dir`: cannot create {}: {e}", cfg.state_dir.display())))?;
-        let first: Arc<dyn StateStore> = Arc::new(RocksStore::open(&cfg.state_dir.join("identity"), &StoreOptions::default())?);
-        let store = Arc::new(RocksStore::open(&cfg.state_dir.join("stitch"), &StoreOptions::default())?);
+        std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
+            PipelineError::Config(format!(
+                "field `state.dir`: cannot create {}: {e}",
+                cfg.state_dir.display()
+            ))
+        })?;
+        let first: Arc<dyn StateStore> = Arc::new(RocksStore::open(
+            &cfg.state_dir.join("identity"),
+            &StoreOptions::default(),
+        )?);
+        let store = Arc::new(RocksStore::open(
+            &cfg.state_dir.join("stitch"),
+            &StoreOptions::default(),
+        )?);
         let store_dyn: Arc<dyn StateStore> = store.clone();
         let shared = Arc::new(Shared::default());
         shared.touch();
         let errors = Arc::new(Mutex::new(Vec::new()));
         let raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
         let raw_in = metrics.events_in.with_label_values(&["all"]);
-        let env = StageEnv { cfg: &cfg, shared: &shared, metrics: &metrics, errors: &errors };
-        let unused = IntCounter::new("unused", "unused").map_err(|e| PipelineError::Config(e.to_string()))?;
+        let env = StageEnv {
+            cfg: &cfg,
+            shared: &shared,
+            metrics: &metrics,
+            errors: &errors,
+        };
+        let unused = IntCounter::new("unused", "unused")
+            .map_err(|e| PipelineError::Config(e.to_string()))?;
         let threads = vec![
-            env.spawn(Forward::<0> { to: Some(t.events.clone()), partitions: p, counter: raw_in }, &raw_topics, None, 0, assignment(""), None)?,
-            env.spawn(Forward::<1> { to: Some(stitch.clone()), partitions: p, counter: unused }, &[t.events.clone()], Some(first), 1, assignment(&t.events), None)?,
-            env.spawn(Forward::<2> { to: None, partitions: p, counter: metrics.stitched.clone() }, &[stitch.clone()], Some(store_dyn), 2, assignment(&stitch), None)?,
+            env.spawn(
+                Forward::<0> {
+                    to: Some(t.events.clone()),
+                    partitions: p,
+                    counter: raw_in,
+                },
+                &raw_topics,
+                None,
+                0,
+                assignment(""),
+                None,
+            )?,
+            env.spawn(
+                Forward::<1> {
+                    to: Some(stitch.clone()),
+                    partitions: p,
+                    counter: unused,
+                },
+                &[t.events.clone()],
+                Some(first),
+                1,
+                assignment(&t.events),
+                None,
+            )?,
+            env.spawn(
+                Forward::<2> {
+                    to: None,
+                    partitions: p,
+                    counter: metrics.stitched.clone(),
+                },
+                &[stitch.clone()],
+                Some(store_dyn),
+                2,
+                assignment(&stitch),
+                None,
+            )?,
         ];
         shared.ready.store(true, Ordering::Relaxed);
-        Ok(Pipeline { cfg, shared, metrics, store, threads, errors })
+        Ok(Pipeline {
+            cfg,
+            shared,
+            metrics,
+            store,
+            threads,
+            errors,
+        })
     }
 
     pub fn health(&self) -> Health {
         let failed = self.shared.failed.load(Ordering::Relaxed);
-        let errors = self.errors.lock().unwrap_or_else(|e| e.into_inner()).join("; ");
+        let errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join("; ");
         Health {
             ready: self.shared.ready.load(Ordering::Relaxed) && !failed,
             healthy: !failed,
@@ -192,7 +318,11 @@ impl Pipeline {
         let m = &self.metrics;
         let sum = |v: &prometheus::IntCounterVec| -> u64 {
             use prometheus::core::Collector;
-            v.collect().iter().flat_map(|f| f.get_metric()).map(|m| m.get_counter().get_value() as u64).sum()
+            v.collect()
+                .iter()
+                .flat_map(|f| f.get_metric())
+                .map(|m| m.get_counter().get_value() as u64)
+                .sum()
         };
         Counters {
             raw_in: sum(&m.events_in),
@@ -206,27 +336,45 @@ impl Pipeline {
     }
 
     /// Waits until `expected_raw` raw records were consumed and nothing happened for `quiet`.
-    pub fn wait_quiet(&self, expected_raw: u64, quiet: Duration, timeout: Duration) -> Result<(), PipelineError> {
+    pub fn wait_quiet(
+        &self,
+        expected_raw: u64,
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<(), PipelineError> {
         let start = Instant::now();
         loop {
             if self.shared.failed.load(Ordering::Relaxed) {
-                return Err(PipelineError::Stage { stage: "pipeline", reason: self.health().detail });
+                return Err(PipelineError::Stage {
+                    stage: "pipeline",
+                    reason: self.health().detail,
+                });
             }
             let consumed = self.shared.processed[0].load(Ordering::Relaxed);
-            let since = self.shared.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
+            let since = self
+                .shared
+                .started
+                .get()
+                .map_or(0, |s| s.elapsed().as_millis() as u64);
             let idle = since.saturating_sub(self.shared.last_activity_ms.load(Ordering::Relaxed));
             if consumed >= expected_raw && idle >= quiet.as_millis() as u64 {
                 return Ok(());
             }
             if start.elapsed() > timeout {
-                return Err(PipelineError::Timeout(format!("{consumed} of {expected_raw} raw records consumed, still busy")));
+                return Err(PipelineError::Timeout(format!(
+                    "{consumed} of {expected_raw} raw records consumed, still busy"
+                )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     pub fn journeys(&self) -> Result<Vec<CustomerJourney>, PipelineError> {
-        stitch_stage::journeys(self.store.as_ref(), self.cfg.topics.partitions, &self.cfg.stitch)
+        stitch_stage::journeys(
+            self.store.as_ref(),
+            self.cfg.topics.partitions,
+            &self.cfg.stitch,
+        )
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -244,7 +392,10 @@ impl Pipeline {
                     first_err.get_or_insert(e);
                 }
                 Err(_) => {
-                    first_err.get_or_insert(PipelineError::Stage { stage: name, reason: "thread panicked".into() });
+                    first_err.get_or_insert(PipelineError::Stage {
+                        stage: name,
+                        reason: "thread panicked".into(),
+                    });
                 }
             }
         }
@@ -255,11 +406,17 @@ impl Pipeline {
 }
 
 fn assignment(state_topic: &str) -> SharedAssignment {
-    Arc::new(Mutex::new(Assignment { state_topic: state_topic.to_string(), ..Assignment::default() }))
+    Arc::new(Mutex::new(Assignment {
+        state_topic: state_topic.to_string(),
+        ..Assignment::default()
+    }))
 }
 
 fn spawn_err(e: std::io::Error) -> PipelineError {
-    PipelineError::Stage { stage: "pipeline", reason: format!("cannot start thread: {e}") }
+    PipelineError::Stage {
+        stage: "pipeline",
+        reason: format!("cannot start thread: {e}"),
+    }
 }
 
 struct StageEnv<'a> {
@@ -279,8 +436,16 @@ impl StageEnv<'_> {
         assignment: SharedAssignment,
         changelog: Option<String>,
     ) -> Result<(&'static str, JoinHandle<Result<(), PipelineError>>), PipelineError> {
-        let ctx = StageContext { stage: L::NAME, metrics: self.metrics.clone(), assignment: assignment.clone() };
-        let strategy = if topics.len() > 1 && store.is_some() { "range" } else { "cooperative-sticky" };
+        let ctx = StageContext {
+            stage: L::NAME,
+            metrics: self.metrics.clone(),
+            assignment: assignment.clone(),
+        };
+        let strategy = if topics.len() > 1 && store.is_some() {
+            "range"
+        } else {
+            "cooperative-sticky"
+        };
         let consumer: StageConsumer = self
             .cfg
             .kafka
@@ -290,7 +455,11 @@ impl StageEnv<'_> {
             .create_with_context(ctx)?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
-        let producer: StageProducer = self.cfg.kafka.producer_config().create_with_context(DeliveryCounter::default())?;
+        let producer: StageProducer = self
+            .cfg
+            .kafka
+            .producer_config()
+            .create_with_context(DeliveryCounter::default())?;
         let runner = StageRunner {
             logic,
             consumer,
@@ -311,7 +480,10 @@ impl StageEnv<'_> {
                 let r = runner.run();
                 if let Err(e) = &r {
                     error!(stage = L::NAME, error = %e, "stage stopped");
-                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{}: {e}", L::NAME));
+                    errors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!("{}: {e}", L::NAME));
                     shared.failed.store(true, Ordering::Relaxed);
                 }
                 r

@@ -50,7 +50,13 @@ impl Outgoing {
         payload: Option<Vec<u8>>,
         headers: Vec<(&'static str, Vec<u8>)>,
     ) {
-        self.records.push(OutRecord { topic: topic.to_string(), partition, key, payload, headers });
+        self.records.push(OutRecord {
+            topic: topic.to_string(),
+            partition,
+            key,
+            payload,
+            headers,
+        });
     }
 }
 
@@ -75,15 +81,27 @@ impl Codecs {
     }
 }
 
-pub fn header<'a>(headers: Option<&'a rdkafka::message::BorrowedHeaders>, name: &str) -> Option<&'a [u8]> {
+pub fn header<'a>(
+    headers: Option<&'a rdkafka::message::BorrowedHeaders>,
+    name: &str,
+) -> Option<&'a [u8]> {
     use rdkafka::message::Headers;
-    headers?.iter().find(|h| h.key == name).and_then(|h| h.value)
+    headers?
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
 }
 
 pub fn header_u64(headers: Option<&rdkafka::message::BorrowedHeaders>, name: &str) -> Option<u64> {
-    std::str::from_utf8(header(headers, name)?).ok()?.parse().ok()
+    std::str::from_utf8(header(headers, name)?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 pub fn header_i64(headers: Option<&rdkafka::message::BorrowedHeaders>, name: &str) -> Option<i64> {
-    std::str::from_utf8(header(headers, name)?).ok()?.parse().ok()
+    std::str::from_utf8(header(headers, name)?)
+        .ok()?
+        .parse()
+        .ok()
 }

@@ -28,7 +28,12 @@ pub trait StageLogic {
     const NAME: &'static str;
 
     /// Processes records that the state does not hold yet.
-    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError>;
+    fn process(
+        &mut self,
+        batch: &[BorrowedMessage<'_>],
+        out: &mut Outgoing,
+        state: &mut WriteBatch,
+    ) -> Result<(), PipelineError>;
 
     /// Called once per loop, also when nothing arrived (timers, moves).
     fn tick(&mut self, _out: &mut Outgoing, _state: &mut WriteBatch) -> Result<(), PipelineError> {
@@ -83,7 +88,8 @@ pub struct Shared {
 impl Shared {
     pub fn touch(&self) {
         let start = *self.started.get_or_init(Instant::now);
-        self.last_activity_ms.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_activity_ms
+            .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 }
 
@@ -103,7 +109,10 @@ impl ClientContext for StageContext {
             .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
             .map(|p| p.consumer_lag)
             .sum();
-        self.metrics.consumer_lag.with_label_values(&[self.stage]).set(lag);
+        self.metrics
+            .consumer_lag
+            .with_label_values(&[self.stage])
+            .set(lag);
     }
 }
 impl ConsumerContext for StageContext {
@@ -180,7 +189,11 @@ impl<L: StageLogic> StageRunner<L> {
             let deadline = started + self.max_wait;
             while batch.len() < self.max_records {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let timeout = if batch.is_empty() { self.max_wait.max(Duration::from_millis(50)) } else { left };
+                let timeout = if batch.is_empty() {
+                    self.max_wait.max(Duration::from_millis(50))
+                } else {
+                    left
+                };
                 match self.consumer.poll(timeout) {
                     None => break,
                     Some(Ok(m)) => batch.push(m),
@@ -265,7 +278,10 @@ impl<L: StageLogic> StageRunner<L> {
             self.produce(out)?;
             let failed = self.producer.context().failed.load(Ordering::Relaxed);
             if failed > failures_seen {
-                return Err(PipelineError::Stage { stage: L::NAME, reason: "output delivery failed; state not advanced".into() });
+                return Err(PipelineError::Stage {
+                    stage: L::NAME,
+                    reason: "output delivery failed; state not advanced".into(),
+                });
             }
             if let Some(store) = &self.store {
                 if let Err(e) = store.write(wb) {
@@ -289,7 +305,10 @@ impl<L: StageLogic> StageRunner<L> {
                 self.shared.processed[self.index].fetch_add(batch.len() as u64, Ordering::Relaxed);
                 self.shared.touch();
             }
-            self.metrics.batch_seconds.with_label_values(&[L::NAME]).observe(started.elapsed().as_secs_f64());
+            self.metrics
+                .batch_seconds
+                .with_label_values(&[L::NAME])
+                .observe(started.elapsed().as_secs_f64());
         }
         Ok(())
     }
@@ -301,7 +320,10 @@ impl<L: StageLogic> StageRunner<L> {
         for r in &out.records {
             let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
             for (k, v) in &r.headers {
-                headers = headers.insert(Header { key: k, value: Some(v.as_slice()) });
+                headers = headers.insert(Header {
+                    key: k,
+                    value: Some(v.as_slice()),
+                });
             }
             let mut rec = BaseRecord::<[u8], [u8]>::to(&r.topic).headers(headers);
             if let Some(p) = r.partition {

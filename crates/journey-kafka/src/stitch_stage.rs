@@ -91,12 +91,20 @@ impl StitchStage {
         Ok(w)
     }
 
-    fn load<'t>(&self, t: &'t mut Touched, label: u64) -> Result<&'t mut ComponentState, PipelineError> {
+    fn load<'t>(
+        &self,
+        t: &'t mut Touched,
+        label: u64,
+    ) -> Result<&'t mut ComponentState, PipelineError> {
         if !t.comps.contains_key(&label) {
             let p = partition_of(label, self.partitions);
             let state = match self.store.get(Table::Components, p, &label.to_be_bytes())? {
-                Some(bytes) => ComponentState::decode(&bytes)
-                    .map_err(|e| PipelineError::Stage { stage: "stitch", reason: e.to_string() })?,
+                Some(bytes) => {
+                    ComponentState::decode(&bytes).map_err(|e| PipelineError::Stage {
+                        stage: "stitch",
+                        reason: e.to_string(),
+                    })?
+                }
                 None => ComponentState::default(),
             };
             t.comps.insert(label, state);
@@ -113,7 +121,10 @@ impl StitchStage {
             return Ok(true);
         }
         let p = partition_of(label, self.partitions);
-        Ok(self.store.get(Table::Components, p, &label.to_be_bytes())?.is_some())
+        Ok(self
+            .store
+            .get(Table::Components, p, &label.to_be_bytes())?
+            .is_some())
     }
 
     /// Moves the state of labels that became aliases to their winners.
@@ -133,7 +144,13 @@ impl StitchStage {
         Ok(())
     }
 
-    fn receive_state(&mut self, t: &mut Touched, out: &mut Outgoing, label: u64, state: ComponentState) -> Result<(), PipelineError> {
+    fn receive_state(
+        &mut self,
+        t: &mut Touched,
+        out: &mut Outgoing,
+        label: u64,
+        state: ComponentState,
+    ) -> Result<(), PipelineError> {
         let root = lock(&self.aliases).resolve(label);
         let p = partition_of(root, self.partitions);
         // Only partitions this instance owns hold state here; others get the record.
@@ -141,7 +158,16 @@ impl StitchStage {
             self.load(t, root)?.absorb(state);
             t.dirty.insert(root);
         } else {
-            out.push(&self.stitch_topic, Some(p), Some(root.to_be_bytes().to_vec()), Some(state.encode()), vec![(H_LABEL, root.to_string().into_bytes()), (H_MOVE, b"1".to_vec())]);
+            out.push(
+                &self.stitch_topic,
+                Some(p),
+                Some(root.to_be_bytes().to_vec()),
+                Some(state.encode()),
+                vec![
+                    (H_LABEL, root.to_string().into_bytes()),
+                    (H_MOVE, b"1".to_vec()),
+                ],
+            );
         }
         Ok(())
     }
@@ -149,10 +175,17 @@ impl StitchStage {
     /// Whether this instance holds `partition`; state for other partitions is
     /// forwarded through Kafka to whoever holds them.
     fn owns(&self, partition: i32) -> bool {
-        self.assignment.as_ref().is_none_or(|a| crate::stage::lock_assignment(a).owns(partition))
+        self.assignment
+            .as_ref()
+            .is_none_or(|a| crate::stage::lock_assignment(a).owns(partition))
     }
 
-    fn run(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
+    fn run(
+        &mut self,
+        batch: &[BorrowedMessage<'_>],
+        out: &mut Outgoing,
+        state: &mut WriteBatch,
+    ) -> Result<(), PipelineError> {
         let mut t = Touched::default();
         self.apply_moves(&mut t, out)?;
         let mut advanced: HashSet<i32> = HashSet::new();
@@ -167,7 +200,11 @@ impl StitchStage {
                 continue;
             }
             let (Some(label), Some(payload)) = (header_u64(headers, H_LABEL), m.payload()) else {
-                warn!(partition, offset = m.offset(), "stitch record without label or payload ignored");
+                warn!(
+                    partition,
+                    offset = m.offset(),
+                    "stitch record without label or payload ignored"
+                );
                 continue;
             };
             let root = lock(&self.aliases).resolve(label);
@@ -180,7 +217,13 @@ impl StitchStage {
                 continue;
             }
             if root_partition != partition {
-                out.push(&self.stitch_topic, Some(root_partition), Some(root.to_be_bytes().to_vec()), Some(payload.to_vec()), vec![(H_LABEL, root.to_string().into_bytes())]);
+                out.push(
+                    &self.stitch_topic,
+                    Some(root_partition),
+                    Some(root.to_be_bytes().to_vec()),
+                    Some(payload.to_vec()),
+                    vec![(H_LABEL, root.to_string().into_bytes())],
+                );
                 continue;
             }
             let event: JourneyEvent = match self.codecs.event.decode(payload) {
@@ -203,7 +246,9 @@ impl StitchStage {
         for &p in &advanced {
             let wm = self.watermark(p)?;
             for (key, _) in self.store.scan(Table::Timers, p, b"")? {
-                let Some((due, label)) = decode_timer(&key) else { continue };
+                let Some((due, label)) = decode_timer(&key) else {
+                    continue;
+                };
                 if due > wm {
                     break;
                 }
@@ -214,7 +259,12 @@ impl StitchStage {
                     t.dirty.insert(root);
                 }
             }
-            state.put(Table::Meta, p, WATERMARK_KEY.to_vec(), wm.to_be_bytes().to_vec());
+            state.put(
+                Table::Meta,
+                p,
+                WATERMARK_KEY.to_vec(),
+                wm.to_be_bytes().to_vec(),
+            );
         }
         self.metrics.components.set(t.dirty.len() as i64);
         let mut dirty: Vec<u64> = t.dirty.iter().copied().collect();
@@ -222,11 +272,19 @@ impl StitchStage {
         for label in dirty {
             let p = partition_of(label, self.partitions);
             let wm = self.watermark(p)?;
-            let comp = t.comps.get_mut(&label).expect("dirty components are loaded");
-            self.metrics.component_size.observe(comp.events.len() as f64);
+            let comp = t
+                .comps
+                .get_mut(&label)
+                .expect("dirty components are loaded");
+            self.metrics
+                .component_size
+                .observe(comp.events.len() as f64);
             let (fold, emissions) = comp.evaluate(wm, &self.cfg);
             for r in &fold.refused_links {
-                self.metrics.refused_links.with_label_values(&[r.reason.as_str()]).inc();
+                self.metrics
+                    .refused_links
+                    .with_label_values(&[r.reason.as_str()])
+                    .inc();
             }
             if let Some(due) = comp.next_timer(wm, &self.cfg) {
                 state.put(Table::Timers, p, encode_timer(due, label), Vec::new());
@@ -234,28 +292,63 @@ impl StitchStage {
             for (emission, revision) in emissions {
                 self.emit(emission, revision, out)?;
             }
-            state.put(Table::Components, p, label.to_be_bytes().to_vec(), comp.encode());
+            state.put(
+                Table::Components,
+                p,
+                label.to_be_bytes().to_vec(),
+                comp.encode(),
+            );
         }
         for label in t.deleted {
-            state.delete(Table::Components, partition_of(label, self.partitions), label.to_be_bytes().to_vec());
+            state.delete(
+                Table::Components,
+                partition_of(label, self.partitions),
+                label.to_be_bytes().to_vec(),
+            );
         }
         Ok(())
     }
 
-    fn emit(&self, emission: Emission, revision: u64, out: &mut Outgoing) -> Result<(), PipelineError> {
-        let encode_err = |e: journey_core::avro::AvroError| PipelineError::Stage { stage: "stitch", reason: e.to_string() };
+    fn emit(
+        &self,
+        emission: Emission,
+        revision: u64,
+        out: &mut Outgoing,
+    ) -> Result<(), PipelineError> {
+        let encode_err = |e: journey_core::avro::AvroError| PipelineError::Stage {
+            stage: "stitch",
+            reason: e.to_string(),
+        };
         let (topic, id, customer, bytes) = match &emission {
             Emission::Handover(h) => {
                 self.metrics.handovers.inc();
-                (&self.handover_topic, &h.handover_id, &h.customer_id, self.codecs.handover.encode(h).map_err(encode_err)?)
+                (
+                    &self.handover_topic,
+                    &h.handover_id,
+                    &h.customer_id,
+                    self.codecs.handover.encode(h).map_err(encode_err)?,
+                )
             }
             Emission::Alert(a) => {
-                self.metrics.alerts.with_label_values(&[a.rule.as_str()]).inc();
-                (&self.alerts_topic, &a.alert_id, &a.customer_id, self.codecs.alert.encode(a).map_err(encode_err)?)
+                self.metrics
+                    .alerts
+                    .with_label_values(&[a.rule.as_str()])
+                    .inc();
+                (
+                    &self.alerts_topic,
+                    &a.alert_id,
+                    &a.customer_id,
+                    self.codecs.alert.encode(a).map_err(encode_err)?,
+                )
             }
             Emission::Merge(m) => {
                 self.metrics.merges.inc();
-                (&self.merges_topic, &m.merge_id, &m.winner, self.codecs.merge.encode(m).map_err(encode_err)?)
+                (
+                    &self.merges_topic,
+                    &m.merge_id,
+                    &m.winner,
+                    self.codecs.merge.encode(m).map_err(encode_err)?,
+                )
             }
             Emission::Retract(id) => {
                 let topic = match id.split('-').next() {
@@ -269,7 +362,11 @@ impl StitchStage {
                     None,
                     Some(id.as_bytes().to_vec()),
                     None,
-                    vec![(H_ID, id.as_bytes().to_vec()), (H_REVISION, revision.to_string().into_bytes()), (H_RETRACTED, b"1".to_vec())],
+                    vec![
+                        (H_ID, id.as_bytes().to_vec()),
+                        (H_REVISION, revision.to_string().into_bytes()),
+                        (H_RETRACTED, b"1".to_vec()),
+                    ],
                 );
                 return Ok(());
             }
@@ -279,13 +376,19 @@ impl StitchStage {
             None,
             Some(customer.as_bytes().to_vec()),
             Some(bytes),
-            vec![(H_ID, id.as_bytes().to_vec()), (H_REVISION, revision.to_string().into_bytes())],
+            vec![
+                (H_ID, id.as_bytes().to_vec()),
+                (H_REVISION, revision.to_string().into_bytes()),
+            ],
         );
         Ok(())
     }
 
     fn dead_letter(&self, m: &BorrowedMessage<'_>, reason: &str, out: &mut Outgoing) {
-        self.metrics.dead_letters.with_label_values(&["internal", "decode"]).inc();
+        self.metrics
+            .dead_letters
+            .with_label_values(&["internal", "decode"])
+            .inc();
         out.push(
             &self.dlq_topic,
             None,
@@ -313,7 +416,10 @@ impl StageLogic for StitchStage {
             if let Ok(entries) = self.store.scan(Table::Components, *p, b"") {
                 let mut aliases = lock(&self.aliases);
                 for (key, _) in entries {
-                    let Ok(label) = <[u8; 8]>::try_from(key.as_slice()).map(u64::from_be_bytes) else { continue };
+                    let Ok(label) = <[u8; 8]>::try_from(key.as_slice()).map(u64::from_be_bytes)
+                    else {
+                        continue;
+                    };
                     let root = aliases.resolve(label);
                     if root != label {
                         aliases.requeue(label, root);
@@ -329,7 +435,12 @@ impl StageLogic for StitchStage {
         }
     }
 
-    fn process(&mut self, batch: &[BorrowedMessage<'_>], out: &mut Outgoing, state: &mut WriteBatch) -> Result<(), PipelineError> {
+    fn process(
+        &mut self,
+        batch: &[BorrowedMessage<'_>],
+        out: &mut Outgoing,
+        state: &mut WriteBatch,
+    ) -> Result<(), PipelineError> {
         self.ran = true;
         self.run(batch, out, state)
     }
@@ -364,12 +475,19 @@ fn decode_timer(key: &[u8]) -> Option<(i64, u64)> {
 }
 
 /// Every customer's final journey held in `store`, folded at each partition's watermark.
-pub fn journeys(store: &dyn StateStore, partitions: i32, cfg: &StitchConfig) -> Result<Vec<CustomerJourney>, PipelineError> {
+pub fn journeys(
+    store: &dyn StateStore,
+    partitions: i32,
+    cfg: &StitchConfig,
+) -> Result<Vec<CustomerJourney>, PipelineError> {
     let mut out = Vec::new();
     for p in 0..partitions {
         let wm = stored_watermark(store, p)?;
         for (_, bytes) in store.scan(Table::Components, p, b"")? {
-            let comp = ComponentState::decode(&bytes).map_err(|e| PipelineError::Stage { stage: "stitch", reason: e.to_string() })?;
+            let comp = ComponentState::decode(&bytes).map_err(|e| PipelineError::Stage {
+                stage: "stitch",
+                reason: e.to_string(),
+            })?;
             out.extend(journey_core::fold::fold(&comp.events, wm, cfg).customers);
         }
     }

@@ -13,9 +13,16 @@ pub fn create_topics(kafka: &KafkaConfig, topics: &[(&str, i32)]) -> Result<(), 
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let probe: BaseConsumer = kafka.client_config().create()?;
     let md = probe.fetch_metadata(None, Duration::from_secs(10))?;
-    let existing: std::collections::HashSet<&str> =
-        md.topics().iter().filter(|t| !t.partitions().is_empty()).map(|t| t.name()).collect();
-    let missing: Vec<&(&str, i32)> = topics.iter().filter(|(name, _)| !existing.contains(name)).collect();
+    let existing: std::collections::HashSet<&str> = md
+        .topics()
+        .iter()
+        .filter(|t| !t.partitions().is_empty())
+        .map(|t| t.name())
+        .collect();
+    let missing: Vec<&(&str, i32)> = topics
+        .iter()
+        .filter(|(name, _)| !existing.contains(name))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -32,7 +39,9 @@ pub fn create_topics(kafka: &KafkaConfig, topics: &[(&str, i32)]) -> Result<(), 
         match r {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((name, code)) => {
-                return Err(PipelineError::Config(format!("cannot create topic {name}: {code}")));
+                return Err(PipelineError::Config(format!(
+                    "cannot create topic {name}: {code}"
+                )));
             }
         }
     }
@@ -44,9 +53,14 @@ pub fn partition_count(kafka: &KafkaConfig, topic: &str) -> Result<i32, Pipeline
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let c: BaseConsumer = kafka.client_config().create()?;
     let md = c.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let n = md.topics().first().map_or(0, |t| t.partitions().len() as i32);
+    let n = md
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len() as i32);
     if n == 0 {
-        return Err(PipelineError::Config(format!("topic {topic} does not exist or has no partitions")));
+        return Err(PipelineError::Config(format!(
+            "topic {topic} does not exist or has no partitions"
+        )));
     }
     Ok(n)
 }

@@ -20,15 +20,50 @@ use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsCo
 #[test]
 fn pipeline_equals_oracle_on_generated_input() {
     let broker = MockBroker::start().expect("mock cluster");
-    let kafka = KafkaConfig { bootstrap_servers: broker.bootstrap(), session_timeout_ms: 6_000, ..KafkaConfig::default() };
-    let topics = TopicsConfig { partitions: 3, ..TopicsConfig::default() };
-    broker.create_pipeline_topics(&kafka, &topics, 2).expect("topics");
+    let kafka = KafkaConfig {
+        bootstrap_servers: broker.bootstrap(),
+        session_timeout_ms: 6_000,
+        ..KafkaConfig::default()
+    };
+    let topics = TopicsConfig {
+        partitions: 3,
+        ..TopicsConfig::default()
+    };
+    broker
+        .create_pipeline_topics(&kafka, &topics, 2)
+        .expect("topics");
 
-    let generated = generate(&GeneratorConfig { seed: 7, customers: 120, malformed_per_mille: 20, ..GeneratorConfig::default() });
-    let topic_of = |c: journey_core::model::Channel| topics.raw.iter().find(|r| r.channel == c).map(|r| r.topic.clone()).expect("topic");
-    let named: Vec<(String, &journey_core::generate::RawRecord)> = generated.records.iter().map(|r| (topic_of(r.channel), r)).collect();
-    let n = produce_all(&kafka, named.iter().map(|(t, r)| (t.as_str(), r.key.as_deref().map(str::as_bytes), r.payload.as_slice())), &|_| {})
-        .expect("produce");
+    let generated = generate(&GeneratorConfig {
+        seed: 7,
+        customers: 120,
+        malformed_per_mille: 20,
+        ..GeneratorConfig::default()
+    });
+    let topic_of = |c: journey_core::model::Channel| {
+        topics
+            .raw
+            .iter()
+            .find(|r| r.channel == c)
+            .map(|r| r.topic.clone())
+            .expect("topic")
+    };
+    let named: Vec<(String, &journey_core::generate::RawRecord)> = generated
+        .records
+        .iter()
+        .map(|r| (topic_of(r.channel), r))
+        .collect();
+    let n = produce_all(
+        &kafka,
+        named.iter().map(|(t, r)| {
+            (
+                t.as_str(),
+                r.key.as_deref().map(str::as_bytes),
+                r.payload.as_slice(),
+            )
+        }),
+        &|_| {},
+    )
+    .expect("produce");
     assert_eq!(n as usize, generated.records.len());
 
     let state = tempfile::tempdir().expect("temp dir");
@@ -43,7 +78,9 @@ fn pipeline_equals_oracle_on_generated_input() {
         changelog: true,
     };
     let pipeline = Pipeline::start(cfg, Metrics::new()).expect("pipeline starts");
-    pipeline.wait_quiet(n, Duration::from_secs(2), Duration::from_secs(180)).expect("pipeline drains");
+    pipeline
+        .wait_quiet(n, Duration::from_secs(2), Duration::from_secs(180))
+        .expect("pipeline drains");
     let journeys = pipeline.journeys().expect("journeys");
     let counters = pipeline.counters();
     let outputs = Outputs::read(&kafka, &topics, &Framing::SingleObject).expect("outputs");
@@ -53,7 +90,13 @@ fn pipeline_equals_oracle_on_generated_input() {
     let mut events = Vec::new();
     let mut bad = 0;
     for r in &generated.records {
-        match normalize(r.channel, Format::Native, &r.payload, &SourceRef::default(), &NormalizeConfig::default()) {
+        match normalize(
+            r.channel,
+            Format::Native,
+            &r.payload,
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        ) {
             Ok(es) => events.extend(es),
             Err(_) => bad += 1,
         }
@@ -61,14 +104,28 @@ fn pipeline_equals_oracle_on_generated_input() {
     let expected = oracle(&events, &StitchConfig::default());
 
     assert!(bad > 0, "the input must contain malformed records");
-    assert_eq!(outputs.dead_letters.len(), bad, "one dead letter per malformed record");
+    assert_eq!(
+        outputs.dead_letters.len(),
+        bad,
+        "one dead letter per malformed record"
+    );
     assert_eq!(counters.raw_in, n);
     assert_eq!(journeys.len(), expected.customers.len(), "customer count");
-    assert_eq!(journeys, expected.customers, "final journeys equal the oracle's");
+    assert_eq!(
+        journeys, expected.customers,
+        "final journeys equal the oracle's"
+    );
     assert_eq!(outputs.merges, expected.merges, "merges equal the oracle's");
-    assert_eq!(outputs.handovers, expected.handovers, "handovers equal the oracle's");
+    assert_eq!(
+        outputs.handovers, expected.handovers,
+        "handovers equal the oracle's"
+    );
     assert_eq!(outputs.alerts, expected.alerts, "alerts equal the oracle's");
-    assert!(!expected.alerts.is_empty() && !expected.handovers.is_empty() && !expected.merges.is_empty());
+    assert!(
+        !expected.alerts.is_empty()
+            && !expected.handovers.is_empty()
+            && !expected.merges.is_empty()
+    );
     eprintln!(
         "records {n}, dead letters {bad}, customers {}, handovers {}, alerts {}, merges {}",
         journeys.len(),

@@ -62,12 +62,18 @@ fn fixture_root() -> PathBuf {
 }
 
 fn vendor_formats() -> Vec<Format> {
-    Format::ALL.into_iter().filter(|f| f.channel().is_some()).collect()
+    Format::ALL
+        .into_iter()
+        .filter(|f| f.channel().is_some())
+        .collect()
 }
 
 /// The pipeline's normaliser config: the fixture runner's, in UTC.
 fn normalize_config() -> NormalizeConfig {
-    NormalizeConfig { blocked_values: vec!["info@shop.example.de".to_string()], ..NormalizeConfig::default() }
+    NormalizeConfig {
+        blocked_values: vec!["info@shop.example.de".to_string()],
+        ..NormalizeConfig::default()
+    }
 }
 
 struct Good {
@@ -101,17 +107,36 @@ fn fixtures(format: Format) -> (Vec<Good>, Vec<Bad>) {
     inputs.sort();
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     for input in inputs {
-        let case = input.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_string();
+        let case = input
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8 name")
+            .to_string();
         let payload = std::fs::read(&input).expect("readable fixture");
         let expected = dir.join(format!("{case}.expected.json"));
         let error = dir.join(format!("{case}.error.txt"));
         if expected.exists() {
             let text = std::fs::read_to_string(&expected).expect("readable");
-            let expected: Vec<JourneyEvent> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
-            good.push(Good { format, channel, case, payload, expected });
+            let expected: Vec<JourneyEvent> = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
+            good.push(Good {
+                format,
+                channel,
+                case,
+                payload,
+                expected,
+            });
         } else if error.exists() {
-            let error = std::fs::read_to_string(&error).expect("readable").trim_end().to_string();
-            bad.push(Bad { format, case, payload, error });
+            let error = std::fs::read_to_string(&error)
+                .expect("readable")
+                .trim_end()
+                .to_string();
+            bad.push(Bad {
+                format,
+                case,
+                payload,
+                error,
+            });
         } else {
             panic!("{}: neither .expected.json nor .error.txt", input.display());
         }
@@ -121,8 +146,14 @@ fn fixtures(format: Format) -> (Vec<Good>, Vec<Bad>) {
 
 fn start_broker(topics: &TopicsConfig) -> (MockBroker, KafkaConfig) {
     let broker = MockBroker::start().expect("mock cluster");
-    let kafka = KafkaConfig { bootstrap_servers: broker.bootstrap(), session_timeout_ms: 6_000, ..KafkaConfig::default() };
-    broker.create_pipeline_topics(&kafka, topics, 2).expect("topics");
+    let kafka = KafkaConfig {
+        bootstrap_servers: broker.bootstrap(),
+        session_timeout_ms: 6_000,
+        ..KafkaConfig::default()
+    };
+    broker
+        .create_pipeline_topics(&kafka, topics, 2)
+        .expect("topics");
     (broker, kafka)
 }
 
@@ -165,7 +196,9 @@ fn noisy(id: &Identifier) -> String {
                 .split('.')
                 .map(|p| {
                     let mut c = p.chars();
-                    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+                    c.next()
+                        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                        .unwrap_or_default()
                 })
                 .collect::<Vec<_>>()
                 .join(".");
@@ -188,7 +221,11 @@ fn noisy(id: &Identifier) -> String {
 }
 
 fn companion_payload(channel: Channel, id: &str, time_ms: i64, identifier: &Identifier) -> Vec<u8> {
-    let field = NATIVE_TYPES.iter().find(|(t, _)| *t == identifier.id_type).map(|(_, f)| *f).expect("native type");
+    let field = NATIVE_TYPES
+        .iter()
+        .find(|(t, _)| *t == identifier.id_type)
+        .map(|(_, f)| *f)
+        .expect("native type");
     let mut customer = serde_json::Map::new();
     customer.insert(field.to_string(), Value::String(noisy(identifier)));
     let mut v = json!({"id": id, "time": time_ms, "customer": customer});
@@ -230,22 +267,48 @@ struct Companion {
 #[test]
 fn every_vendor_format_is_stitched_across_channels() {
     let cfg = normalize_config();
-    let mut topics = TopicsConfig { partitions: 3, ..TopicsConfig::default() };
+    let mut topics = TopicsConfig {
+        partitions: 3,
+        ..TopicsConfig::default()
+    };
     for r in &mut topics.raw {
         r.format = Format::Auto;
     }
-    let topic_of = |c: Channel| topics.raw.iter().find(|r| r.channel == c).map(|r| r.topic.clone()).expect("topic");
+    let topic_of = |c: Channel| {
+        topics
+            .raw
+            .iter()
+            .find(|r| r.channel == c)
+            .map(|r| r.topic.clone())
+            .expect("topic")
+    };
 
     // Fixtures, normalised locally with the pipeline's config.
-    let goods: Vec<Good> = vendor_formats().into_iter().flat_map(|f| fixtures(f).0).collect();
+    let goods: Vec<Good> = vendor_formats()
+        .into_iter()
+        .flat_map(|f| fixtures(f).0)
+        .collect();
     let mut local: Vec<JourneyEvent> = Vec::new();
     let mut local_time: BTreeMap<String, i64> = BTreeMap::new();
     let mut problems = Vec::new();
     for g in &goods {
-        let events = normalize(g.channel, Format::Auto, &g.payload, &SourceRef::default(), &cfg)
-            .unwrap_or_else(|e| panic!("{}/{}: does not normalise: {e}", g.format, g.case));
-        let got: Vec<(&str, &str, &Vec<Identifier>)> = events.iter().map(|e| (e.event_id.as_str(), e.format.as_str(), &e.identifiers)).collect();
-        let want: Vec<(&str, &str, &Vec<Identifier>)> = g.expected.iter().map(|e| (e.event_id.as_str(), e.format.as_str(), &e.identifiers)).collect();
+        let events = normalize(
+            g.channel,
+            Format::Auto,
+            &g.payload,
+            &SourceRef::default(),
+            &cfg,
+        )
+        .unwrap_or_else(|e| panic!("{}/{}: does not normalise: {e}", g.format, g.case));
+        let got: Vec<(&str, &str, &Vec<Identifier>)> = events
+            .iter()
+            .map(|e| (e.event_id.as_str(), e.format.as_str(), &e.identifiers))
+            .collect();
+        let want: Vec<(&str, &str, &Vec<Identifier>)> = g
+            .expected
+            .iter()
+            .map(|e| (e.event_id.as_str(), e.format.as_str(), &e.identifiers))
+            .collect();
         if got != want {
             problems.push(format!("{}/{}: in UTC the event ids/formats/identifiers differ from the expected file\n  got  {got:?}\n  want {want:?}", g.format, g.case));
         }
@@ -276,36 +339,83 @@ fn every_vendor_format_is_stitched_across_channels() {
     for g in &goods {
         for (k, e) in g.expected.iter().enumerate() {
             let owners = customer_of(&reference, &e.event_id);
-            assert_eq!(owners.len(), 1, "{}/{}: reference fold puts {} in {} customers", g.format, g.case, e.event_id, owners.len());
+            assert_eq!(
+                owners.len(),
+                1,
+                "{}/{}: reference fold puts {} in {} customers",
+                g.format,
+                g.case,
+                e.event_id,
+                owners.len()
+            );
             let cust = &reference[owners[0]];
-            let linkable = |id: &&Identifier| native_rank(id.id_type).is_some() && cust.identifiers.contains(id);
-            let by_rank = |a: &&Identifier, b: &&Identifier| native_rank(a.id_type).cmp(&native_rank(b.id_type)).then(a.value.cmp(&b.value));
+            let linkable = |id: &&Identifier| {
+                native_rank(id.id_type).is_some() && cust.identifiers.contains(id)
+            };
+            let by_rank = |a: &&Identifier, b: &&Identifier| {
+                native_rank(a.id_type)
+                    .cmp(&native_rank(b.id_type))
+                    .then(a.value.cmp(&b.value))
+            };
             let own = e.identifiers.iter().filter(linkable).min_by(by_rank);
             let borrowed = cust.identifiers.iter().filter(linkable).min_by(by_rank);
             let pick = own.map(|i| (i, false)).or(borrowed.map(|i| (i, true)));
             let companion = pick.map(|(identifier, borrowed)| {
-                let others: Vec<Channel> = Channel::ALL.into_iter().filter(|c| *c != g.channel).collect();
+                let others: Vec<Channel> = Channel::ALL
+                    .into_iter()
+                    .filter(|c| *c != g.channel)
+                    .collect();
                 let channel = others[rotate % others.len()];
                 rotate += 1;
                 let id = format!("companion-{}-{}-{k}", g.format, g.case);
                 let time = local_time[&e.event_id] + 1_000;
                 let payload = companion_payload(channel, &id, time, identifier);
                 let ev = normalize(channel, Format::Auto, &payload, &SourceRef::default(), &cfg)
-                    .unwrap_or_else(|err| panic!("companion {id} does not normalise: {err}\n{}", String::from_utf8_lossy(&payload)));
+                    .unwrap_or_else(|err| {
+                        panic!(
+                            "companion {id} does not normalise: {err}\n{}",
+                            String::from_utf8_lossy(&payload)
+                        )
+                    });
                 assert_eq!(ev.len(), 1);
-                assert_eq!(ev[0].format, "native", "companion {id} auto-detected as {}", ev[0].format);
-                assert_eq!(ev[0].identifiers, vec![identifier.clone()], "companion {id}: the noisy notation `{}` must normalise back", noisy(identifier));
-                Companion { channel, event_id: ev[0].event_id.clone(), identifier: identifier.clone(), borrowed, payload }
+                assert_eq!(
+                    ev[0].format, "native",
+                    "companion {id} auto-detected as {}",
+                    ev[0].format
+                );
+                assert_eq!(
+                    ev[0].identifiers,
+                    vec![identifier.clone()],
+                    "companion {id}: the noisy notation `{}` must normalise back",
+                    noisy(identifier)
+                );
+                Companion {
+                    channel,
+                    event_id: ev[0].event_id.clone(),
+                    identifier: identifier.clone(),
+                    borrowed,
+                    payload,
+                }
             });
-            pairs.push(Pair { format: g.format, case: g.case.clone(), event_id: e.event_id.clone(), companion });
+            pairs.push(Pair {
+                format: g.format,
+                case: g.case.clone(),
+                event_id: e.event_id.clone(),
+                companion,
+            });
         }
     }
 
     // The unlinkable cases are exactly the known ones.
-    let unlinkable: BTreeSet<(String, String)> =
-        pairs.iter().filter(|p| p.companion.is_none()).map(|p| (p.format.to_string(), p.case.clone())).collect();
-    let known: BTreeSet<(String, String)> =
-        KNOWN_UNLINKABLE_VENDOR_CONTACT_ONLY.iter().map(|(f, c)| (f.to_string(), c.to_string())).collect();
+    let unlinkable: BTreeSet<(String, String)> = pairs
+        .iter()
+        .filter(|p| p.companion.is_none())
+        .map(|p| (p.format.to_string(), p.case.clone()))
+        .collect();
+    let known: BTreeSet<(String, String)> = KNOWN_UNLINKABLE_VENDOR_CONTACT_ONLY
+        .iter()
+        .map(|(f, c)| (f.to_string(), c.to_string()))
+        .collect();
     assert_eq!(unlinkable, known, "cases without any native-expressible identifier of the same person (update KNOWN_UNLINKABLE_VENDOR_CONTACT_ONLY only for the documented gap)");
 
     // The reference fold with the companions must stitch every pair too (this
@@ -313,25 +423,68 @@ fn every_vendor_format_is_stitched_across_channels() {
     let mut with_companions = local.clone();
     for p in &pairs {
         if let Some(c) = &p.companion {
-            with_companions.extend(normalize(c.channel, Format::Native, &c.payload, &SourceRef::default(), &cfg).expect("companion"));
+            with_companions.extend(
+                normalize(
+                    c.channel,
+                    Format::Native,
+                    &c.payload,
+                    &SourceRef::default(),
+                    &cfg,
+                )
+                .expect("companion"),
+            );
         }
     }
     let reference_all = oracle(&with_companions, &stitch).customers;
-    for p in pairs.iter().filter_map(|p| p.companion.as_ref().map(|c| (p, c))) {
-        let (a, b) = (customer_of(&reference_all, &p.0.event_id), customer_of(&reference_all, &p.1.event_id));
-        assert!(a.len() == 1 && a == b, "{}/{}: reference fold does not stitch {} with its companion {}", p.0.format, p.0.case, p.0.event_id, p.1.event_id);
+    for p in pairs
+        .iter()
+        .filter_map(|p| p.companion.as_ref().map(|c| (p, c)))
+    {
+        let (a, b) = (
+            customer_of(&reference_all, &p.0.event_id),
+            customer_of(&reference_all, &p.1.event_id),
+        );
+        assert!(
+            a.len() == 1 && a == b,
+            "{}/{}: reference fold does not stitch {} with its companion {}",
+            p.0.format,
+            p.0.case,
+            p.0.event_id,
+            p.1.event_id
+        );
     }
 
     // Produce: fixture payloads to their channel's raw topic, companions to theirs.
     let (_broker, kafka) = start_broker(&topics);
-    let mut records: Vec<(String, Vec<u8>)> = goods.iter().map(|g| (topic_of(g.channel), g.payload.clone())).collect();
-    records.extend(pairs.iter().filter_map(|p| p.companion.as_ref()).map(|c| (topic_of(c.channel), c.payload.clone())));
-    let n = produce_all(&kafka, records.iter().map(|(t, p)| (t.as_str(), None, p.as_slice())), &|_| {}).expect("produce");
+    let mut records: Vec<(String, Vec<u8>)> = goods
+        .iter()
+        .map(|g| (topic_of(g.channel), g.payload.clone()))
+        .collect();
+    records.extend(
+        pairs
+            .iter()
+            .filter_map(|p| p.companion.as_ref())
+            .map(|c| (topic_of(c.channel), c.payload.clone())),
+    );
+    let n = produce_all(
+        &kafka,
+        records
+            .iter()
+            .map(|(t, p)| (t.as_str(), None, p.as_slice())),
+        &|_| {},
+    )
+    .expect("produce");
     assert_eq!(n as usize, records.len());
 
     let state = tempfile::tempdir().expect("temp dir");
-    let pipeline = Pipeline::start(pipeline_config(&kafka, &topics, state.path()), Metrics::new()).expect("pipeline starts");
-    pipeline.wait_quiet(n, Duration::from_secs(2), Duration::from_secs(180)).expect("pipeline drains");
+    let pipeline = Pipeline::start(
+        pipeline_config(&kafka, &topics, state.path()),
+        Metrics::new(),
+    )
+    .expect("pipeline starts");
+    pipeline
+        .wait_quiet(n, Duration::from_secs(2), Duration::from_secs(180))
+        .expect("pipeline drains");
     let journeys = pipeline.journeys().expect("journeys");
     let counters = pipeline.counters();
     let outputs = Outputs::read(&kafka, &topics, &Framing::SingleObject).expect("outputs");
@@ -339,7 +492,13 @@ fn every_vendor_format_is_stitched_across_channels() {
 
     let mut failures = Vec::new();
     for d in &outputs.dead_letters {
-        failures.push(format!("dead letter from {}: [{}] {}\n  payload: {}", d.topic, d.kind, d.reason, String::from_utf8_lossy(&d.payload)));
+        failures.push(format!(
+            "dead letter from {}: [{}] {}\n  payload: {}",
+            d.topic,
+            d.kind,
+            d.reason,
+            String::from_utf8_lossy(&d.payload)
+        ));
     }
     assert_eq!(counters.raw_in, n);
 
@@ -353,28 +512,52 @@ fn every_vendor_format_is_stitched_across_channels() {
         let label = format!("{}/{} event {}", p.format, p.case, p.event_id);
         let owners = customer_of(&journeys, &p.event_id);
         if owners.len() != 1 {
-            failures.push(format!("{label}: in {} journeys, want exactly 1", owners.len()));
+            failures.push(format!(
+                "{label}: in {} journeys, want exactly 1",
+                owners.len()
+            ));
             continue;
         }
         let j = &journeys[owners[0]];
-        let copies: Vec<_> = j.touchpoints.iter().filter(|t| t.event_id == p.event_id).collect();
+        let copies: Vec<_> = j
+            .touchpoints
+            .iter()
+            .filter(|t| t.event_id == p.event_id)
+            .collect();
         if copies.len() != 1 {
-            failures.push(format!("{label}: {} touchpoints with this id in journey {}, want 1", copies.len(), j.customer_id));
+            failures.push(format!(
+                "{label}: {} touchpoints with this id in journey {}, want 1",
+                copies.len(),
+                j.customer_id
+            ));
         }
-        let want = goods.iter().find(|g| g.format == p.format && g.case == p.case).and_then(|g| g.expected.iter().find(|e| e.event_id == p.event_id)).expect("expected");
+        let want = goods
+            .iter()
+            .find(|g| g.format == p.format && g.case == p.case)
+            .and_then(|g| g.expected.iter().find(|e| e.event_id == p.event_id))
+            .expect("expected");
         let t = copies[0];
-        if t.channel != want.channel || t.activity != want.activity || t.source_event_id != want.source_event_id {
+        if t.channel != want.channel
+            || t.activity != want.activity
+            || t.source_event_id != want.source_event_id
+        {
             failures.push(format!("{label}: touchpoint {t:?} differs from the expected event (channel {}, activity {:?}, source id {})", want.channel, want.activity, want.source_event_id));
         }
         // A source event id that several fixtures carry (call legs) may keep any of their times.
         if times[p.event_id.as_str()] == 1 && t.event_time_ms != local_time[&p.event_id] {
-            failures.push(format!("{label}: touchpoint time {} differs from the normalised time {}", t.event_time_ms, local_time[&p.event_id]));
+            failures.push(format!(
+                "{label}: touchpoint time {} differs from the normalised time {}",
+                t.event_time_ms, local_time[&p.event_id]
+            ));
         }
         let Some(c) = &p.companion else { continue };
         if j.touchpoints.iter().any(|t| t.event_id == c.event_id) {
             stitched_ok.insert((p.format.to_string(), p.case.clone(), p.event_id.clone()));
         } else {
-            let elsewhere: Vec<&str> = customer_of(&journeys, &c.event_id).into_iter().map(|i| journeys[i].customer_id.as_str()).collect();
+            let elsewhere: Vec<&str> = customer_of(&journeys, &c.event_id)
+                .into_iter()
+                .map(|i| journeys[i].customer_id.as_str())
+                .collect();
             failures.push(format!(
                 "{label}: journey {} does not hold the companion {} ({} on {} by {:?} `{}`{}); companion is in {elsewhere:?}; journey identifiers {:?}",
                 j.customer_id,
@@ -390,15 +573,32 @@ fn every_vendor_format_is_stitched_across_channels() {
     }
 
     // The table.
-    eprintln!("\n{:<15} {:>8} {:>7} {:>9} {:>9} {:>10}", "format", "fixtures", "events", "stitched", "borrowed", "unlinkable");
+    eprintln!(
+        "\n{:<15} {:>8} {:>7} {:>9} {:>9} {:>10}",
+        "format", "fixtures", "events", "stitched", "borrowed", "unlinkable"
+    );
     let (mut tf, mut te, mut ts) = (0, 0, 0);
     for f in vendor_formats() {
         let fixtures = goods.iter().filter(|g| g.format == f).count();
         let of: Vec<&Pair> = pairs.iter().filter(|p| p.format == f).collect();
-        let stitched = of.iter().filter(|p| stitched_ok.contains(&(f.to_string(), p.case.clone(), p.event_id.clone()))).count();
-        let borrowed = of.iter().filter(|p| p.companion.as_ref().is_some_and(|c| c.borrowed)).count();
+        let stitched = of
+            .iter()
+            .filter(|p| stitched_ok.contains(&(f.to_string(), p.case.clone(), p.event_id.clone())))
+            .count();
+        let borrowed = of
+            .iter()
+            .filter(|p| p.companion.as_ref().is_some_and(|c| c.borrowed))
+            .count();
         let unlinkable = of.iter().filter(|p| p.companion.is_none()).count();
-        eprintln!("{:<15} {:>8} {:>7} {:>9} {:>9} {:>10}", f.as_str(), fixtures, of.len(), stitched, borrowed, unlinkable);
+        eprintln!(
+            "{:<15} {:>8} {:>7} {:>9} {:>9} {:>10}",
+            f.as_str(),
+            fixtures,
+            of.len(),
+            stitched,
+            borrowed,
+            unlinkable
+        );
         tf += fixtures;
         te += of.len();
         ts += stitched;
@@ -414,7 +614,12 @@ fn every_vendor_format_is_stitched_across_channels() {
         outputs.handovers.len(),
         outputs.alerts.len()
     );
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(outputs.dead_letters.len(), 0);
     assert_eq!(counters.dead_letters, 0);
 }
@@ -422,24 +627,45 @@ fn every_vendor_format_is_stitched_across_channels() {
 #[test]
 fn almost_right_vendor_payloads_are_dead_letters_naming_the_field() {
     // One raw topic per vendor format, the format set explicitly.
-    let bads: Vec<Bad> = vendor_formats().into_iter().flat_map(|f| fixtures(f).1).collect();
+    let bads: Vec<Bad> = vendor_formats()
+        .into_iter()
+        .flat_map(|f| fixtures(f).1)
+        .collect();
     let topic_name = |f: Format| format!("cx.raw.{}.{}", f.channel().expect("vendor"), f.as_str());
     let topics = TopicsConfig {
         partitions: 3,
         raw: vendor_formats()
             .into_iter()
-            .map(|f| RawTopic { channel: f.channel().expect("vendor"), topic: topic_name(f), format: f })
+            .map(|f| RawTopic {
+                channel: f.channel().expect("vendor"),
+                topic: topic_name(f),
+                format: f,
+            })
             .collect(),
         ..TopicsConfig::default()
     };
     let (_broker, kafka) = start_broker(&topics);
-    let n = produce_all(&kafka, bads.iter().map(|b| (topic_name(b.format), b)).collect::<Vec<_>>().iter().map(|(t, b)| (t.as_str(), None, b.payload.as_slice())), &|_| {})
-        .expect("produce");
+    let n = produce_all(
+        &kafka,
+        bads.iter()
+            .map(|b| (topic_name(b.format), b))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(t, b)| (t.as_str(), None, b.payload.as_slice())),
+        &|_| {},
+    )
+    .expect("produce");
     assert_eq!(n as usize, bads.len());
 
     let state = tempfile::tempdir().expect("temp dir");
-    let pipeline = Pipeline::start(pipeline_config(&kafka, &topics, state.path()), Metrics::new()).expect("pipeline starts");
-    pipeline.wait_quiet(n, Duration::from_secs(2), Duration::from_secs(180)).expect("pipeline drains");
+    let pipeline = Pipeline::start(
+        pipeline_config(&kafka, &topics, state.path()),
+        Metrics::new(),
+    )
+    .expect("pipeline starts");
+    pipeline
+        .wait_quiet(n, Duration::from_secs(2), Duration::from_secs(180))
+        .expect("pipeline drains");
     let journeys = pipeline.journeys().expect("journeys");
     let counters = pipeline.counters();
     let outputs = Outputs::read(&kafka, &topics, &Framing::SingleObject).expect("outputs");
@@ -448,28 +674,58 @@ fn almost_right_vendor_payloads_are_dead_letters_naming_the_field() {
     let mut failures = Vec::new();
     for b in &bads {
         let label = format!("{}/{}", b.format, b.case);
-        let letters: Vec<_> = outputs.dead_letters.iter().filter(|d| d.payload == b.payload && d.topic == topic_name(b.format)).collect();
+        let letters: Vec<_> = outputs
+            .dead_letters
+            .iter()
+            .filter(|d| d.payload == b.payload && d.topic == topic_name(b.format))
+            .collect();
         if letters.len() != 1 {
             failures.push(format!("{label}: {} dead letters, want 1", letters.len()));
             continue;
         }
         let d = letters[0];
         if d.reason != b.error {
-            failures.push(format!("{label}: dead-letter reason differs\n  got  {}\n  want {}", d.reason, b.error));
+            failures.push(format!(
+                "{label}: dead-letter reason differs\n  got  {}\n  want {}",
+                d.reason, b.error
+            ));
         }
         if !b.error.starts_with("field `") {
-            failures.push(format!("{label}: the expected reason names no field: {}", b.error));
+            failures.push(format!(
+                "{label}: the expected reason names no field: {}",
+                b.error
+            ));
         }
     }
     eprintln!("\n{:<15} {:>5} {:>13}", "format", "bad", "dead letters");
     for f in vendor_formats() {
         let of: Vec<&Bad> = bads.iter().filter(|b| b.format == f).collect();
-        let letters = outputs.dead_letters.iter().filter(|d| d.topic == topic_name(f)).count();
+        let letters = outputs
+            .dead_letters
+            .iter()
+            .filter(|d| d.topic == topic_name(f))
+            .count();
         eprintln!("{:<15} {:>5} {:>13}", f.as_str(), of.len(), letters);
     }
-    eprintln!("total bad payloads {}, dead letters {}\n", bads.len(), outputs.dead_letters.len());
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(outputs.dead_letters.len(), bads.len(), "no dead letter beyond one per payload");
+    eprintln!(
+        "total bad payloads {}, dead letters {}\n",
+        bads.len(),
+        outputs.dead_letters.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        outputs.dead_letters.len(),
+        bads.len(),
+        "no dead letter beyond one per payload"
+    );
     assert_eq!(counters.dead_letters as usize, bads.len());
-    assert!(journeys.is_empty(), "nothing of an almost-right payload reaches a journey: {journeys:?}");
+    assert!(
+        journeys.is_empty(),
+        "nothing of an almost-right payload reaches a journey: {journeys:?}"
+    );
 }

@@ -120,7 +120,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
 
     // (b) pass-through: the same hops and offset writes, no logic
     {
-        let state = tempfile::Builder::new().prefix("journey-bench-pass-").tempdir()?;
+        let state = tempfile::Builder::new()
+            .prefix("journey-bench-pass-")
+            .tempdir()?;
         let mut pass_topics = topics.clone();
         pass_topics.events = format!("{}.passthrough", topics.events);
         let mut pass_kafka = kafka.clone();
@@ -136,7 +138,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
             framing: Framing::SingleObject,
             changelog: true,
         };
-        let pass = Pipeline::start_passthrough(cfg, Metrics::new()).context("cannot start the pass-through")?;
+        let pass = Pipeline::start_passthrough(cfg, Metrics::new())
+            .context("cannot start the pass-through")?;
         let (timings, counters) = embedded::drive(&pass, n, args.timeout, false)?;
         figures.passthrough_per_s = Some(n as f64 / timings.processed.as_secs_f64().max(1e-9));
         eprintln!(
@@ -145,7 +148,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
             timings.processed.as_secs_f64(),
             counters.stitched
         );
-        pass.shutdown().context("the pass-through did not shut down cleanly")?;
+        pass.shutdown()
+            .context("the pass-through did not shut down cleanly")?;
     }
 
     // (c) the full pipeline
@@ -210,7 +214,9 @@ fn print_figures(command: &str, args: &BenchArgs, f: &Figures) {
     );
     println!("  plain consumer         {:>12.0} events/s", f.plain_per_s);
     match f.passthrough_per_s {
-        Some(v) => println!("  pass-through           {v:>12.0} events/s   (same hops and offset writes, no logic)"),
+        Some(v) => println!(
+            "  pass-through           {v:>12.0} events/s   (same hops and offset writes, no logic)"
+        ),
         None => println!("  pass-through           not measured"),
     }
     println!(
@@ -222,8 +228,14 @@ fn print_figures(command: &str, args: &BenchArgs, f: &Figures) {
         f.pipeline_per_s / f.plain_per_s.max(1e-9)
     );
     if let Some(pass) = f.passthrough_per_s {
-        println!("  ratio pass-through/plain {:>10.2}", pass / f.plain_per_s.max(1e-9));
-        println!("  ratio pipeline/pass-through {:>7.2}", f.pipeline_per_s / pass.max(1e-9));
+        println!(
+            "  ratio pass-through/plain {:>10.2}",
+            pass / f.plain_per_s.max(1e-9)
+        );
+        println!(
+            "  ratio pipeline/pass-through {:>7.2}",
+            f.pipeline_per_s / pass.max(1e-9)
+        );
     }
     println!(
         "  latency at {} events/s  p50 {}, p99 {} (produce → output on its topic, {} samples)",
@@ -245,7 +257,10 @@ fn record(path: &PathBuf, command: &str, args: &BenchArgs, f: &Figures) -> anyho
         .with_context(|| format!("cannot open {}", path.display()))?;
     if fresh {
         writeln!(file, "| date | command | events | partitions | plain events/s | pass-through events/s | pipeline events/s | pipeline/plain | latency rate | p50 | p99 |")?;
-        writeln!(file, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(
+            file,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )?;
     }
     let date = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
     writeln!(
@@ -254,7 +269,8 @@ fn record(path: &PathBuf, command: &str, args: &BenchArgs, f: &Figures) -> anyho
         args.events,
         args.partitions,
         f.plain_per_s,
-        f.passthrough_per_s.map_or_else(|| "n/a".to_string(), |v| format!("{v:.0}")),
+        f.passthrough_per_s
+            .map_or_else(|| "n/a".to_string(), |v| format!("{v:.0}")),
         f.pipeline_per_s,
         f.pipeline_per_s / f.plain_per_s.max(1e-9),
         args.latency_rate,

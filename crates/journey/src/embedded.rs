@@ -54,9 +54,15 @@ impl Embedded {
     /// # Errors
     /// When the mock cluster refuses a topic.
     /// The topics of the pass-through baseline (its own events and stitch topics).
-    pub fn create_passthrough_topics(&self, kafka: &journey_kafka::KafkaConfig, topics: &TopicsConfig) -> anyhow::Result<()> {
+    pub fn create_passthrough_topics(
+        &self,
+        kafka: &journey_kafka::KafkaConfig,
+        topics: &TopicsConfig,
+    ) -> anyhow::Result<()> {
         for name in [topics.events.clone(), kafka.internal_topic("stitch")] {
-            self.broker.create_topic(&name, topics.partitions).context("cannot create topics")?;
+            self.broker
+                .create_topic(&name, topics.partitions)
+                .context("cannot create topics")?;
         }
         Ok(())
     }

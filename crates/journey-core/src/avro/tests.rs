@@ -336,11 +336,11 @@ fn avro_roundtrip_every_enum_symbol() {
         });
         roundtrip(RecordType::JourneyEvent, &e);
     }
-    for (rule, severity) in
-        Rule::ALL
+    for (rule, severity) in Rule::ALL.into_iter().zip(
+        [Severity::Low, Severity::Medium, Severity::High]
             .into_iter()
-            .zip([Severity::Low, Severity::Medium, Severity::High].into_iter().cycle())
-    {
+            .cycle(),
+    ) {
         roundtrip(
             RecordType::JourneyAlert,
             &JourneyAlert {

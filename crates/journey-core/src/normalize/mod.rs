@@ -301,7 +301,9 @@ pub fn normalize(
         f => f,
     };
     let events = match format {
-        Format::Auto | Format::Native => native::normalize(channel, &parse_object(payload)?, source, cfg)?,
+        Format::Auto | Format::Native => {
+            native::normalize(channel, &parse_object(payload)?, source, cfg)?
+        }
         vendor => vendor::normalize(vendor, channel, payload, source, cfg)?,
     };
     events.into_iter().map(finish).collect()
@@ -315,7 +317,12 @@ pub fn detect(channel: Channel, payload: &[u8]) -> Option<Format> {
         .into_iter()
         .filter(|f| f.channel() == Some(channel))
         .find(|&f| vendor::detect(f, payload, object.as_ref()))
-        .or_else(|| object.as_ref().filter(|o| native::detect(o)).map(|_| Format::Native))
+        .or_else(|| {
+            object
+                .as_ref()
+                .filter(|o| native::detect(o))
+                .map(|_| Format::Native)
+        })
 }
 
 /// Bytes → a JSON object, or the reason why not.

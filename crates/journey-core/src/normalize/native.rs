@@ -268,11 +268,18 @@ pub(super) fn required_id(obj: &Map<String, Value>, key: &str) -> Result<String,
     Ok(id)
 }
 
-pub(super) fn optional_id(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, NormalizeError> {
+pub(super) fn optional_id(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, NormalizeError> {
     optional(obj, key).map_or(Ok(None), |v| id_value(v, key))
 }
 
-pub(super) fn parse_time(v: &Value, field: &str, cfg: &NormalizeConfig) -> Result<i64, NormalizeError> {
+pub(super) fn parse_time(
+    v: &Value,
+    field: &str,
+    cfg: &NormalizeConfig,
+) -> Result<i64, NormalizeError> {
     time::parse_value(v, &cfg.time_zone).map_err(|e| {
         let kind = match e {
             time::TimeError::WrongType(_) => Kind::WrongType,
@@ -663,5 +670,7 @@ mod tests {
 
 /// Whether an object looks like the native format (used by `format = "auto"`).
 pub(super) fn detect(obj: &Map<String, Value>) -> bool {
-    ["id", "time", "type", "customer"].iter().all(|k| obj.contains_key(*k))
+    ["id", "time", "type", "customer"]
+        .iter()
+        .all(|k| obj.contains_key(*k))
 }

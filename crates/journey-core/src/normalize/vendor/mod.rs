@@ -10,18 +10,18 @@ use serde_json::{Map, Value};
 use super::{Format, NormalizeConfig, NormalizeError, NormalizeErrorKind};
 use crate::model::{Channel, JourneyEvent, SourceRef};
 
-mod segment;
-mod snowplow;
 mod amazon_connect;
-mod twilio;
-mod intercom;
-mod sunshine;
-mod zendesk;
 mod inbound_email;
-mod square;
-mod shopify_pos;
+mod intercom;
 mod qualtrics;
+mod segment;
+mod shopify_pos;
+mod snowplow;
+mod square;
+mod sunshine;
+mod twilio;
 mod typeform;
+mod zendesk;
 
 /// Normalises a payload of a vendor format.
 pub(super) fn normalize(
