@@ -67,6 +67,19 @@ pub struct Figures {
 /// When the broker, the pipeline or the record file fail.
 pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
     anyhow::ensure!(args.partitions >= 1, "--partitions must be at least 1");
+    // librdkafka's mock cluster keeps at most 100,000 records or 5 MB per
+    // partition and drops older ones (rdkafka_mock.c). The raw topics are
+    // loaded before anything reads them, so more than that per partition would
+    // silently lose input and the drains would never finish.
+    let per_partition = args.events as u64 / (6 * args.partitions as u64);
+    let needed = (args.events as u64 * 300).div_ceil(6 * 4_000_000).max(1);
+    anyhow::ensure!(
+        per_partition * 300 < 4_000_000 && per_partition < 90_000,
+        "{} events over 6 raw topics × {} partitions exceed what the embedded broker retains per partition \
+         (100,000 records or 5 MB; older records are dropped): use --partitions {needed} or more, or fewer --events",
+        args.events,
+        args.partitions
+    );
     anyhow::ensure!(args.latency_rate >= 1, "--latency-rate must be at least 1");
     let mut command: Vec<String> = std::env::args().collect();
     if let Some(bin) = command.first_mut() {

@@ -155,14 +155,16 @@ enum Command {
     /// Measure throughput and latency on the in-process broker.
     ///
     /// Loads N generated raw events, then measures (a) a plain consumer draining the raw
-    /// topics, (b) the full pipeline processing them until idle, and their ratio, and (c) the
+    /// topics, (b) a pass-through with the same Kafka hops and no logic, (c) the full pipeline
+    /// processing them until idle, and the ratios, and (d) the
     /// event → output latency (p50/p99) while producing at a fixed rate for ~10 s.
     Bench {
         /// Number of raw events to load.
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
-        /// Partitions of every topic.
-        #[arg(long, default_value_t = 6)]
+        /// Partitions of every topic. The embedded broker keeps at most 100,000
+        /// records or 5 MB per partition, so a million events need about 16.
+        #[arg(long, default_value_t = 16)]
         partitions: i32,
         /// Events per second during the latency measurement.
         #[arg(long, default_value_t = 2000)]
