@@ -33,29 +33,13 @@ use journey_kafka::outputs::Outputs;
 use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, RawTopic, TopicsConfig};
 use serde_json::{json, Value};
 
-/// Fixture cases whose events cannot be stitched to another channel, with the
-/// reason. `(format, case)`.
-///
-/// GAP (not a normaliser bug, a missing capability): these payloads carry no
-/// customer identifier except a vendor contact id (`zendesk:<requester_id>`,
-/// `square:<customer_id>`, `qualtrics:<RecipientID>`), and nothing on any
-/// other channel can carry such an id: the native format's `customer` object
-/// has no vendor-contact field (docs/native-format.md lists customer_number,
-/// loyalty_id, user_id, email, phone, anonymous_id, device_id only), and no
-/// vendor format of another channel emits `zendesk:`/`square:`/`qualtrics:`
-/// contacts. Without enrichment (looking the contact up in the vendor's
-/// directory) these events end up in a journey of their own. The test still
-/// checks that each of their events lands in exactly one journey, and that the
-/// set of unlinkable cases is exactly this list (so it cannot go stale).
-const KNOWN_UNLINKABLE_VENDOR_CONTACT_ONLY: &[(&str, &str)] = &[
-    ("zendesk", "comment_added_by_agent"),
-    ("zendesk", "status_solved_numeric_ids"),
-    ("zendesk", "ticket_created_spec_example"),
-    ("square", "booking_cancelled_by_customer"),
-    ("square", "booking_created_accepted"),
-    ("square", "booking_no_show"),
-    ("qualtrics", "completed_response_notification_ids_only"),
-];
+/// Fixtures that no event of another channel could join. Empty since the
+/// native format accepts `customer.vendor_contact` (`zendesk:<requester_id>`,
+/// `square:<customer_id>`, `qualtrics:<RecipientID>`): a back-office event that
+/// knows the vendor's contact id now links tickets, bookings and survey
+/// notifications that carry nothing else. The test checks that the set of
+/// unlinkable cases is exactly this list, so a regression shows up here.
+const KNOWN_UNLINKABLE_VENDOR_CONTACT_ONLY: &[(&str, &str)] = &[];
 
 fn fixture_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../journey-core/tests/fixtures")
@@ -171,7 +155,7 @@ fn pipeline_config(kafka: &KafkaConfig, topics: &TopicsConfig, state: &Path) -> 
 }
 
 /// Identifier types the native format can carry, in the order a companion picks them.
-const NATIVE_TYPES: [(IdType, &str); 7] = [
+const NATIVE_TYPES: [(IdType, &str); 8] = [
     (IdType::Email, "email"),
     (IdType::Phone, "phone"),
     (IdType::UserId, "user_id"),
@@ -179,6 +163,7 @@ const NATIVE_TYPES: [(IdType, &str); 7] = [
     (IdType::LoyaltyId, "loyalty_id"),
     (IdType::DeviceId, "device_id"),
     (IdType::AnonymousId, "anonymous_id"),
+    (IdType::VendorContact, "vendor_contact"),
 ];
 
 fn native_rank(t: IdType) -> Option<usize> {

@@ -126,6 +126,7 @@ const CUSTOMER_FIELDS: &[(&str, IdType)] = &[
     ("phone", IdType::Phone),
     ("device_id", IdType::DeviceId),
     ("anonymous_id", IdType::AnonymousId),
+    ("vendor_contact", IdType::VendorContact),
 ];
 
 pub(super) fn normalize(
