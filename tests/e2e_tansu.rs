@@ -4,20 +4,15 @@
 //! the handovers, alerts, merges and dead letters read back from the broker
 //! against the oracle (the single-threaded reference fold of the same input).
 
+#[path = "support/scenario.rs"]
+mod scenario;
 #[path = "support/tansu.rs"]
 mod tansu;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use journey_core::avro::Framing;
-use journey_core::fold::StitchConfig;
 use journey_core::generate::{generate, GeneratorConfig};
-use journey_core::model::SourceRef;
-use journey_core::normalize::{normalize, Format, NormalizeConfig};
-use journey_core::oracle::oracle;
-use journey_kafka::io::produce_all;
-use journey_kafka::outputs::Outputs;
 use journey_kafka::{KafkaConfig, RawTopic, TopicsConfig};
 
 struct KillOnDrop(Child);
@@ -72,31 +67,7 @@ fn journey_run_on_a_broker_process_matches_the_oracle() {
         malformed_per_mille: 25,
         ..GeneratorConfig::default()
     });
-    let topic_of = |c| {
-        topics
-            .raw
-            .iter()
-            .find(|r| r.channel == c)
-            .map(|r| r.topic.clone())
-            .expect("raw topic")
-    };
-    let named: Vec<(String, &journey_core::generate::RawRecord)> = generated
-        .records
-        .iter()
-        .map(|r| (topic_of(r.channel), r))
-        .collect();
-    produce_all(
-        &kafka,
-        named.iter().map(|(t, r)| {
-            (
-                t.as_str(),
-                r.key.as_deref().map(str::as_bytes),
-                r.payload.as_slice(),
-            )
-        }),
-        &|_| {},
-    )
-    .expect("raw events produced");
+    scenario::produce(&kafka, &topics, &generated.records);
 
     // The service, configured by file and environment like in production.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -136,59 +107,29 @@ fn journey_run_on_a_broker_process_matches_the_oracle() {
         .expect("journey run starts");
     let mut child = KillOnDrop(child);
 
-    // The reference.
-    let mut events = Vec::new();
-    let mut bad = 0;
-    for r in &generated.records {
-        match normalize(
-            r.channel,
-            Format::Native,
-            &r.payload,
-            &SourceRef::default(),
-            &NormalizeConfig::default(),
-        ) {
-            Ok(es) => events.extend(es),
-            Err(_) => bad += 1,
-        }
-    }
-    let expected = oracle(&events, &StitchConfig::default());
+    // The reference, and the outputs converging to it.
+    let (expected, bad) = scenario::expected(&generated.records);
     assert!(
         bad > 0
             && !expected.alerts.is_empty()
             && !expected.handovers.is_empty()
             && !expected.merges.is_empty()
     );
-
     let start = Instant::now();
-    let outputs = loop {
-        if let Ok(Some(status)) = child.0.try_wait() {
-            let log = std::fs::read_to_string(dir.path().join("journey.log")).unwrap_or_default();
-            panic!("journey run exited early with {status}:\n{log}");
-        }
-        let out = Outputs::read(&kafka, &topics, &Framing::SingleObject).expect("outputs readable");
-        let done = out.alerts == expected.alerts
-            && out.handovers == expected.handovers
-            && out.merges == expected.merges
-            && out.dead_letters.len() == bad;
-        if done {
-            break out;
-        }
-        if start.elapsed() > Duration::from_secs(240) {
-            let log = std::fs::read_to_string(dir.path().join("journey.log")).unwrap_or_default();
-            panic!(
-                "outputs did not converge: alerts {}/{}, handovers {}/{}, merges {}/{}, dead letters {}/{}\n{log}",
-                out.alerts.len(),
-                expected.alerts.len(),
-                out.handovers.len(),
-                expected.handovers.len(),
-                out.merges.len(),
-                expected.merges.len(),
-                out.dead_letters.len(),
-                bad
-            );
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    };
+    let log = || std::fs::read_to_string(dir.path().join("journey.log")).unwrap_or_default();
+    let outputs = scenario::wait_for_outputs(
+        &kafka,
+        &topics,
+        &expected,
+        bad,
+        Duration::from_secs(240),
+        log,
+    );
+    assert!(
+        child.0.try_wait().ok().flatten().is_none(),
+        "journey run still running:\n{}",
+        log()
+    );
     // A clean stop on SIGTERM.
     let pid = child.0.id().to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();

@@ -91,22 +91,7 @@ impl Pipeline {
                 )));
             }
         }
-        std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
-            PipelineError::Config(format!(
-                "field `state.dir`: cannot create {}: {e}",
-                cfg.state_dir.display()
-            ))
-        })?;
-        // One database per stateful stage: a partition moves per stage, so
-        // dropping or restoring one stage's partition must not touch the other's.
-        let identity_store: Arc<dyn StateStore> = Arc::new(RocksStore::open(
-            &cfg.state_dir.join("identity"),
-            &StoreOptions::default(),
-        )?);
-        let store = Arc::new(RocksStore::open(
-            &cfg.state_dir.join("stitch"),
-            &StoreOptions::default(),
-        )?);
+        let (identity_store, store) = open_stores(&cfg.state_dir)?;
         let shared = Arc::new(Shared::default());
         shared.touch();
         let aliases = Arc::new(Mutex::new(AliasTable::default()));
@@ -223,20 +208,7 @@ impl Pipeline {
         let stitch = k.internal_topic("stitch");
         let t = &cfg.topics;
         create_topics(k, &[(&t.events, p), (&stitch, p)])?;
-        std::fs::create_dir_all(&cfg.state_dir).map_err(|e| {
-            PipelineError::Config(format!(
-                "field `state.dir`: cannot create {}: {e}",
-                cfg.state_dir.display()
-            ))
-        })?;
-        let first: Arc<dyn StateStore> = Arc::new(RocksStore::open(
-            &cfg.state_dir.join("identity"),
-            &StoreOptions::default(),
-        )?);
-        let store = Arc::new(RocksStore::open(
-            &cfg.state_dir.join("stitch"),
-            &StoreOptions::default(),
-        )?);
+        let (first, store) = open_stores(&cfg.state_dir)?;
         let store_dyn: Arc<dyn StateStore> = store.clone();
         let shared = Arc::new(Shared::default());
         shared.touch();
@@ -403,6 +375,29 @@ impl Pipeline {
         info!("pipeline stopped");
         first_err.map_or(Ok(()), Err)
     }
+}
+
+/// One database per stateful stage (`<dir>/identity`, `<dir>/stitch`): the
+/// stages gain and lose partitions independently, so dropping or restoring one
+/// stage's partition must never touch the other's state.
+fn open_stores(
+    dir: &std::path::Path,
+) -> Result<(Arc<dyn StateStore>, Arc<RocksStore>), PipelineError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        PipelineError::Config(format!(
+            "field `state.dir`: cannot create {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let identity: Arc<dyn StateStore> = Arc::new(RocksStore::open(
+        &dir.join("identity"),
+        &StoreOptions::default(),
+    )?);
+    let stitch = Arc::new(RocksStore::open(
+        &dir.join("stitch"),
+        &StoreOptions::default(),
+    )?);
+    Ok((identity, stitch))
 }
 
 fn assignment(state_topic: &str) -> SharedAssignment {

@@ -1,18 +1,19 @@
 //! Three pipeline instances in one process (one consumer group, separate
-//! state directories) on the mock cluster must reach the oracle's outputs.
+//! state directories) on the mock cluster; one is stopped mid-stream and
+//! started again. Partitions and their state move through the changelogs;
+//! outputs and the union of the instances' journeys must equal the oracle.
 
-use std::time::{Duration, Instant};
+#[path = "../../../tests/support/scenario.rs"]
+mod scenario;
+
+use std::time::Duration;
 
 use journey_core::avro::Framing;
 use journey_core::fold::StitchConfig;
 use journey_core::generate::{generate, GeneratorConfig};
-use journey_core::model::SourceRef;
-use journey_core::normalize::{normalize, Format, NormalizeConfig};
-use journey_core::oracle::oracle;
+use journey_core::normalize::NormalizeConfig;
 use journey_kafka::embedded::MockBroker;
-use journey_kafka::io::produce_all;
 use journey_kafka::metrics::Metrics;
-use journey_kafka::outputs::Outputs;
 use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsConfig};
 
 #[test]
@@ -46,161 +47,37 @@ fn three_instances_in_one_group_equal_the_oracle() {
         .map(|n| Pipeline::start(config(n), Metrics::new()).expect("instance starts"))
         .collect();
     std::thread::sleep(Duration::from_secs(10));
+
     let generated = generate(&GeneratorConfig {
         seed: 21,
         customers: 150,
         malformed_per_mille: 0,
         ..GeneratorConfig::default()
     });
-    let topic_of = |c| {
-        topics
-            .raw
-            .iter()
-            .find(|r| r.channel == c)
-            .map(|r| r.topic.clone())
-            .expect("raw topic")
-    };
-    let named: Vec<(String, &journey_core::generate::RawRecord)> = generated
-        .records
-        .iter()
-        .map(|r| (topic_of(r.channel), r))
-        .collect();
-    let (first, second) = named.split_at(named.len() / 2);
-    produce_all(
-        &kafka,
-        first.iter().map(|(t, r)| {
-            (
-                t.as_str(),
-                r.key.as_deref().map(str::as_bytes),
-                r.payload.as_slice(),
-            )
-        }),
-        &|_| {},
-    )
-    .expect("produce");
+    let (first, second) = generated.records.split_at(generated.records.len() / 2);
+    scenario::produce(&kafka, &topics, first);
     std::thread::sleep(Duration::from_secs(3));
     instances.remove(1).shutdown().expect("instance 1 stops");
-    produce_all(
-        &kafka,
-        second.iter().map(|(t, r)| {
-            (
-                t.as_str(),
-                r.key.as_deref().map(str::as_bytes),
-                r.payload.as_slice(),
-            )
-        }),
-        &|_| {},
-    )
-    .expect("produce");
+    scenario::produce(&kafka, &topics, second);
     std::thread::sleep(Duration::from_secs(3));
     instances.push(Pipeline::start(config(1), Metrics::new()).expect("instance 1 restarts"));
-    let events: Vec<_> = generated
-        .records
-        .iter()
-        .flat_map(|r| {
-            normalize(
-                r.channel,
-                Format::Native,
-                &r.payload,
-                &SourceRef::default(),
-                &NormalizeConfig::default(),
-            )
-            .unwrap_or_default()
-        })
-        .collect();
-    let expected = oracle(&events, &StitchConfig::default());
-    let start = Instant::now();
-    let out = loop {
-        let out = Outputs::read(&kafka, &topics, &Framing::SingleObject).expect("outputs");
-        if (out.alerts == expected.alerts
-            && out.handovers == expected.handovers
-            && out.merges == expected.merges)
-            || start.elapsed() > Duration::from_secs(90)
-        {
-            break out;
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    };
-    let ids = |v: Vec<String>| {
-        v.into_iter()
-            .collect::<std::collections::BTreeSet<String>>()
-    };
-    let (ea, oa) = (
-        ids(expected.alerts.iter().map(|a| a.alert_id.clone()).collect()),
-        ids(out.alerts.iter().map(|a| a.alert_id.clone()).collect()),
+
+    let (expected, bad) = scenario::expected(&generated.records);
+    scenario::wait_for_outputs(
+        &kafka,
+        &topics,
+        &expected,
+        bad,
+        Duration::from_secs(120),
+        String::new,
     );
-    let (eh, oh) = (
-        ids(expected
-            .handovers
-            .iter()
-            .map(|a| a.handover_id.clone())
-            .collect()),
-        ids(out
-            .handovers
-            .iter()
-            .map(|a| a.handover_id.clone())
-            .collect()),
-    );
-    let (em, om) = (
-        ids(expected.merges.iter().map(|a| a.merge_id.clone()).collect()),
-        ids(out.merges.iter().map(|a| a.merge_id.clone()).collect()),
-    );
-    eprintln!(
-        "alerts missing {:?} extra {:?}",
-        ea.difference(&oa).count(),
-        oa.difference(&ea).count()
-    );
-    eprintln!(
-        "handovers missing {:?} extra {:?}",
-        eh.difference(&oh).count(),
-        oh.difference(&eh).count()
-    );
-    eprintln!(
-        "merges missing {:?} extra {:?}",
-        em.difference(&om).count(),
-        om.difference(&em).count()
-    );
-    for a in out
-        .alerts
-        .iter()
-        .filter(|a| !ea.contains(&a.alert_id))
-        .take(3)
-    {
-        eprintln!("extra alert {} {:?} {}", a.alert_id, a.rule, a.summary);
-    }
-    for h in expected
-        .handovers
-        .iter()
-        .filter(|h| !oh.contains(&h.handover_id))
-        .take(3)
-    {
-        eprintln!(
-            "missing handover {} customer {} trigger {:?}",
-            h.handover_id, h.customer_id, h.trigger.event_id
-        );
-    }
-    let same_content = out
-        .handovers
-        .iter()
-        .filter(|h| expected.handovers.contains(h))
-        .count();
-    eprintln!(
-        "handovers with equal content {same_content} of {}",
-        out.handovers.len()
-    );
+    // Each instance holds only its partitions: the union is every journey once.
     let mut journeys = Vec::new();
     for p in instances {
         journeys.extend(p.journeys().expect("journeys"));
         p.shutdown().expect("shutdown");
     }
     journeys.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
-    eprintln!(
-        "journeys {} expected {}",
-        journeys.len(),
-        expected.customers.len()
-    );
-    assert_eq!(out.alerts, expected.alerts);
-    assert_eq!(out.handovers, expected.handovers);
-    assert_eq!(out.merges, expected.merges);
-    assert_eq!(journeys, expected.customers);
+    assert_eq!(journeys.len(), expected.customers.len(), "customer count");
+    assert_eq!(journeys, expected.customers, "journeys equal the oracle's");
 }

@@ -3,16 +3,16 @@
 //! → stitch over Kafka, and the customers, alerts, handovers and merges must
 //! equal the single-threaded reference fold of the same input.
 
+#[path = "../../../tests/support/scenario.rs"]
+mod scenario;
+
 use std::time::Duration;
 
 use journey_core::avro::Framing;
 use journey_core::fold::StitchConfig;
 use journey_core::generate::{generate, GeneratorConfig};
-use journey_core::model::SourceRef;
-use journey_core::normalize::{normalize, Format, NormalizeConfig};
-use journey_core::oracle::oracle;
+use journey_core::normalize::NormalizeConfig;
 use journey_kafka::embedded::MockBroker;
-use journey_kafka::io::produce_all;
 use journey_kafka::metrics::Metrics;
 use journey_kafka::outputs::Outputs;
 use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsConfig};
@@ -39,31 +39,7 @@ fn pipeline_equals_oracle_on_generated_input() {
         malformed_per_mille: 20,
         ..GeneratorConfig::default()
     });
-    let topic_of = |c: journey_core::model::Channel| {
-        topics
-            .raw
-            .iter()
-            .find(|r| r.channel == c)
-            .map(|r| r.topic.clone())
-            .expect("topic")
-    };
-    let named: Vec<(String, &journey_core::generate::RawRecord)> = generated
-        .records
-        .iter()
-        .map(|r| (topic_of(r.channel), r))
-        .collect();
-    let n = produce_all(
-        &kafka,
-        named.iter().map(|(t, r)| {
-            (
-                t.as_str(),
-                r.key.as_deref().map(str::as_bytes),
-                r.payload.as_slice(),
-            )
-        }),
-        &|_| {},
-    )
-    .expect("produce");
+    let n = scenario::produce(&kafka, &topics, &generated.records);
     assert_eq!(n as usize, generated.records.len());
 
     let state = tempfile::tempdir().expect("temp dir");
@@ -86,23 +62,7 @@ fn pipeline_equals_oracle_on_generated_input() {
     let outputs = Outputs::read(&kafka, &topics, &Framing::SingleObject).expect("outputs");
     pipeline.shutdown().expect("clean shutdown");
 
-    // The reference: normalise locally, fold single-threaded.
-    let mut events = Vec::new();
-    let mut bad = 0;
-    for r in &generated.records {
-        match normalize(
-            r.channel,
-            Format::Native,
-            &r.payload,
-            &SourceRef::default(),
-            &NormalizeConfig::default(),
-        ) {
-            Ok(es) => events.extend(es),
-            Err(_) => bad += 1,
-        }
-    }
-    let expected = oracle(&events, &StitchConfig::default());
-
+    let (expected, bad) = scenario::expected(&generated.records);
     assert!(bad > 0, "the input must contain malformed records");
     assert_eq!(
         outputs.dead_letters.len(),

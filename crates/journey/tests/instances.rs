@@ -4,20 +4,19 @@
 //! back from the broker, and the journeys restored from the changelogs into a
 //! fresh instance, must equal the single-threaded oracle.
 
+#[path = "../../../tests/support/scenario.rs"]
+mod scenario;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use journey_core::avro::Framing;
 use journey_core::fold::StitchConfig;
-use journey_core::generate::{generate, GeneratorConfig, RawRecord};
-use journey_core::model::SourceRef;
-use journey_core::normalize::{normalize, Format, NormalizeConfig};
-use journey_core::oracle::oracle;
+use journey_core::generate::{generate, GeneratorConfig};
+use journey_core::normalize::NormalizeConfig;
 use journey_kafka::embedded::MockBroker;
-use journey_kafka::io::produce_all;
 use journey_kafka::metrics::Metrics;
-use journey_kafka::outputs::Outputs;
 use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsConfig};
 
 const APP: &str = "journey-3i";
@@ -71,31 +70,6 @@ impl Drop for Instance {
     }
 }
 
-fn produce(kafka: &KafkaConfig, topics: &TopicsConfig, records: &[RawRecord]) {
-    let topic_of = |c| {
-        topics
-            .raw
-            .iter()
-            .find(|r| r.channel == c)
-            .map(|r| r.topic.clone())
-            .expect("raw topic")
-    };
-    let named: Vec<(String, &RawRecord)> =
-        records.iter().map(|r| (topic_of(r.channel), r)).collect();
-    produce_all(
-        kafka,
-        named.iter().map(|(t, r)| {
-            (
-                t.as_str(),
-                r.key.as_deref().map(str::as_bytes),
-                r.payload.as_slice(),
-            )
-        }),
-        &|_| {},
-    )
-    .expect("raw events produced");
-}
-
 #[test]
 fn three_instances_with_a_kill_equal_the_oracle() {
     let broker = MockBroker::start().expect("mock cluster");
@@ -124,62 +98,32 @@ fn three_instances_with_a_kill_equal_the_oracle() {
     let mut instances: Vec<Instance> = (0..3)
         .map(|n| Instance::start(dir.path(), &kafka.bootstrap_servers, n))
         .collect();
-    produce(&kafka, &topics, first);
+    scenario::produce(&kafka, &topics, first);
     std::thread::sleep(Duration::from_secs(8));
     instances[1].kill();
-    produce(&kafka, &topics, second);
+    scenario::produce(&kafka, &topics, second);
     std::thread::sleep(Duration::from_secs(3));
     instances[1] = Instance::start(dir.path(), &kafka.bootstrap_servers, 1);
 
-    let mut events = Vec::new();
-    let mut bad = 0;
-    for r in &generated.records {
-        match normalize(
-            r.channel,
-            Format::Native,
-            &r.payload,
-            &SourceRef::default(),
-            &NormalizeConfig::default(),
-        ) {
-            Ok(es) => events.extend(es),
-            Err(_) => bad += 1,
-        }
-    }
-    let expected = oracle(&events, &StitchConfig::default());
-
-    let start = Instant::now();
-    loop {
-        let out = Outputs::read(&kafka, &topics, &Framing::SingleObject).expect("outputs readable");
-        if out.alerts == expected.alerts
-            && out.handovers == expected.handovers
-            && out.merges == expected.merges
-            && out.dead_letters.len() == bad
-        {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(300) {
-            let logs: String = (0..3)
-                .map(|n| {
-                    std::fs::read_to_string(dir.path().join(format!("journey-{n}.log")))
-                        .unwrap_or_default()
-                })
-                .map(|l| l.lines().rev().take(15).collect::<Vec<_>>().join("\n"))
-                .collect::<Vec<_>>()
-                .join("\n---\n");
-            panic!(
-                "outputs did not converge: alerts {}/{}, handovers {}/{}, merges {}/{}, dead letters {}/{}\n{logs}",
-                out.alerts.len(),
-                expected.alerts.len(),
-                out.handovers.len(),
-                expected.handovers.len(),
-                out.merges.len(),
-                expected.merges.len(),
-                out.dead_letters.len(),
-                bad
-            );
-        }
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    let (expected, bad) = scenario::expected(&generated.records);
+    let logs = || {
+        (0..3)
+            .map(|n| {
+                std::fs::read_to_string(dir.path().join(format!("journey-{n}.log")))
+                    .unwrap_or_default()
+            })
+            .map(|l| l.lines().rev().take(15).collect::<Vec<_>>().join("\n"))
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    };
+    scenario::wait_for_outputs(
+        &kafka,
+        &topics,
+        &expected,
+        bad,
+        Duration::from_secs(300),
+        logs,
+    );
     for i in &mut instances {
         i.terminate();
     }

@@ -1,0 +1,106 @@
+//! Test support shared by the pipeline tests (mock cluster, Tansu, several
+//! instances): raw input to the broker, the oracle's expectation for it, and
+//! waiting until the outputs on the broker equal that expectation.
+//!
+//! Shared by source inclusion like `tansu.rs`:
+//! `#[path = "../../../tests/support/scenario.rs"] mod scenario;` from
+//! `crates/<package>/tests/*.rs`, `#[path = "support/scenario.rs"]` from `tests/`.
+//! The including package needs `journey-core` and `journey-kafka`.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use journey_core::avro::Framing;
+use journey_core::fold::{FoldOutput, StitchConfig};
+use journey_core::generate::RawRecord;
+use journey_core::model::SourceRef;
+use journey_core::normalize::{normalize, Format, NormalizeConfig};
+use journey_core::oracle::oracle;
+use journey_kafka::io::produce_all;
+use journey_kafka::outputs::Outputs;
+use journey_kafka::{KafkaConfig, TopicsConfig};
+
+/// Produces generated raw records to the raw topic of their channel.
+pub fn produce(kafka: &KafkaConfig, topics: &TopicsConfig, records: &[RawRecord]) -> u64 {
+    let topic_of = |c| {
+        topics
+            .raw
+            .iter()
+            .find(|r| r.channel == c)
+            .map(|r| r.topic.clone())
+            .expect("raw topic for channel")
+    };
+    let named: Vec<(String, &RawRecord)> =
+        records.iter().map(|r| (topic_of(r.channel), r)).collect();
+    produce_all(
+        kafka,
+        named.iter().map(|(t, r)| {
+            (
+                t.as_str(),
+                r.key.as_deref().map(str::as_bytes),
+                r.payload.as_slice(),
+            )
+        }),
+        &|_| {},
+    )
+    .expect("raw records produced")
+}
+
+/// The oracle's result for `records` (native format, default configuration)
+/// and how many of them must become dead letters.
+pub fn expected(records: &[RawRecord]) -> (FoldOutput, usize) {
+    let mut events = Vec::new();
+    let mut bad = 0;
+    for r in records {
+        match normalize(
+            r.channel,
+            Format::Native,
+            &r.payload,
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        ) {
+            Ok(es) => events.extend(es),
+            Err(_) => bad += 1,
+        }
+    }
+    (oracle(&events, &StitchConfig::default()), bad)
+}
+
+/// Reads the outputs until alerts, handovers, merges and the dead-letter count
+/// equal the expectation; panics after `timeout` with the counts and `context()`.
+pub fn wait_for_outputs(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+    expected: &FoldOutput,
+    dead_letters: usize,
+    timeout: Duration,
+    context: impl Fn() -> String,
+) -> Outputs {
+    let start = Instant::now();
+    loop {
+        let out = Outputs::read(kafka, topics, &Framing::SingleObject).expect("outputs readable");
+        if out.alerts == expected.alerts
+            && out.handovers == expected.handovers
+            && out.merges == expected.merges
+            && out.dead_letters.len() == dead_letters
+        {
+            return out;
+        }
+        if start.elapsed() > timeout {
+            panic!(
+                "outputs did not converge in {timeout:?}: alerts {}/{}, handovers {}/{}, merges {}/{}, dead letters {}/{}\n{}",
+                out.alerts.len(),
+                expected.alerts.len(),
+                out.handovers.len(),
+                expected.handovers.len(),
+                out.merges.len(),
+                expected.merges.len(),
+                out.dead_letters.len(),
+                dead_letters,
+                context()
+            );
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
