@@ -71,25 +71,15 @@ impl StageLogic for IdentityStage {
             let event: JourneyEvent = match self.codecs.event.decode(payload) {
                 Ok(e) => e,
                 Err(err) => {
-                    self.metrics
-                        .dead_letters
-                        .with_label_values(&["internal", "decode"])
-                        .inc();
-                    out.push(
+                    let reason = format!("cannot decode canonical event: {err}");
+                    dead_letter(
+                        out,
                         &self.dlq_topic,
-                        None,
-                        m.key().map(<[u8]>::to_vec),
-                        Some(payload.to_vec()),
-                        vec![
-                            (
-                                H_DLQ_REASON,
-                                format!("cannot decode canonical event: {err}").into_bytes(),
-                            ),
-                            (H_DLQ_KIND, b"decode".to_vec()),
-                            (H_SRC_TOPIC, m.topic().as_bytes().to_vec()),
-                            (H_SRC_PARTITION, m.partition().to_string().into_bytes()),
-                            (H_SRC_OFFSET, m.offset().to_string().into_bytes()),
-                        ],
+                        &self.metrics,
+                        m,
+                        "internal",
+                        "decode",
+                        &reason,
                     );
                     continue;
                 }

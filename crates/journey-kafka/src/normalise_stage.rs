@@ -12,7 +12,6 @@ use journey_core::model::{Channel, SourceRef};
 use journey_core::normalize::{normalize, Format, NormalizeConfig};
 use journey_core::store::WriteBatch;
 use rdkafka::message::{BorrowedMessage, Message};
-use tracing::debug;
 
 use crate::metrics::Metrics;
 use crate::partition_of;
@@ -42,30 +41,14 @@ impl NormaliseStage {
         reason: &str,
         out: &mut Outgoing,
     ) {
-        self.metrics
-            .dead_letters
-            .with_label_values(&[channel, kind])
-            .inc();
-        debug!(
+        dead_letter(
+            out,
+            &self.dlq_topic,
+            &self.metrics,
+            m,
             channel,
             kind,
-            partition = m.partition(),
-            offset = m.offset(),
-            "dead letter"
-        );
-        out.push(
-            &self.dlq_topic,
-            None,
-            m.key().map(<[u8]>::to_vec),
-            m.payload().map(<[u8]>::to_vec),
-            vec![
-                (H_DLQ_REASON, reason.as_bytes().to_vec()),
-                (H_DLQ_KIND, kind.as_bytes().to_vec()),
-                (H_DLQ_CHANNEL, channel.as_bytes().to_vec()),
-                (H_SRC_TOPIC, m.topic().as_bytes().to_vec()),
-                (H_SRC_PARTITION, m.partition().to_string().into_bytes()),
-                (H_SRC_OFFSET, m.offset().to_string().into_bytes()),
-            ],
+            reason,
         );
     }
 }

@@ -60,6 +60,46 @@ impl Outgoing {
     }
 }
 
+/// Queues the dead letter of record `m`: its original key and bytes, the
+/// reason and kind, and its source coordinates in headers; counted per
+/// channel (`internal` for the pipeline's own topics) and kind.
+pub fn dead_letter(
+    out: &mut Outgoing,
+    dlq_topic: &str,
+    metrics: &crate::metrics::Metrics,
+    m: &rdkafka::message::BorrowedMessage<'_>,
+    channel: &str,
+    kind: &str,
+    reason: &str,
+) {
+    use rdkafka::message::Message;
+    metrics
+        .dead_letters
+        .with_label_values(&[channel, kind])
+        .inc();
+    tracing::debug!(
+        channel,
+        kind,
+        partition = m.partition(),
+        offset = m.offset(),
+        "dead letter"
+    );
+    out.push(
+        dlq_topic,
+        None,
+        m.key().map(<[u8]>::to_vec),
+        m.payload().map(<[u8]>::to_vec),
+        vec![
+            (H_DLQ_REASON, reason.as_bytes().to_vec()),
+            (H_DLQ_KIND, kind.as_bytes().to_vec()),
+            (H_DLQ_CHANNEL, channel.as_bytes().to_vec()),
+            (H_SRC_TOPIC, m.topic().as_bytes().to_vec()),
+            (H_SRC_PARTITION, m.partition().to_string().into_bytes()),
+            (H_SRC_OFFSET, m.offset().to_string().into_bytes()),
+        ],
+    );
+}
+
 /// The codecs of one pipeline.
 #[derive(Debug, Clone)]
 pub struct Codecs {

@@ -385,22 +385,14 @@ impl StitchStage {
     }
 
     fn dead_letter(&self, m: &BorrowedMessage<'_>, reason: &str, out: &mut Outgoing) {
-        self.metrics
-            .dead_letters
-            .with_label_values(&["internal", "decode"])
-            .inc();
-        out.push(
+        dead_letter(
+            out,
             &self.dlq_topic,
-            None,
-            m.key().map(<[u8]>::to_vec),
-            m.payload().map(<[u8]>::to_vec),
-            vec![
-                (H_DLQ_REASON, reason.as_bytes().to_vec()),
-                (H_DLQ_KIND, b"decode".to_vec()),
-                (H_SRC_TOPIC, m.topic().as_bytes().to_vec()),
-                (H_SRC_PARTITION, m.partition().to_string().into_bytes()),
-                (H_SRC_OFFSET, m.offset().to_string().into_bytes()),
-            ],
+            &self.metrics,
+            m,
+            "internal",
+            "decode",
+            reason,
         );
     }
 }
