@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod io;
 pub mod metrics;
 pub mod outputs;
+pub mod status;
 pub mod topics;
 
 mod aliases;

@@ -16,6 +16,7 @@ mod replay;
 mod rules_cmd;
 mod service;
 mod shadow;
+mod status_cmd;
 mod timeline;
 
 use std::io::BufRead;
@@ -69,6 +70,16 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Show the consumer groups of a running pipeline: members, the partitions each
+    /// holds, committed offsets and lag per stage, and the local state size.
+    Status {
+        /// The TOML configuration file of the service.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Run everything on an in-process broker with generated data, then show a summary.
     ///
@@ -235,6 +246,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config } => service::run(&config)?,
+        Command::Status { config, json } => status_cmd::run(&config, json)?,
         Command::Demo {
             customers,
             seed,

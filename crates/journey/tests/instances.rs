@@ -124,6 +124,47 @@ fn three_instances_with_a_kill_equal_the_oracle() {
         Duration::from_secs(300),
         logs,
     );
+    // `journey status` sees the three members and every stitch partition held once.
+    let status = Command::new(env!("CARGO_BIN_EXE_journey"))
+        .args(["status", "--json", "--config"])
+        .arg(dir.path().join("journey-0.toml"))
+        .env("JOURNEY_LOG", "warn")
+        .output()
+        .expect("journey status runs");
+    assert!(
+        status.status.success(),
+        "journey status failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status is json");
+    let stages = doc["stages"].as_array().expect("stages");
+    assert_eq!(stages.len(), 3, "normalise, identity and stitch");
+    let stitch = stages
+        .iter()
+        .find(|s| s["stage"] == "stitch")
+        .expect("stitch stage")
+        .clone();
+    eprintln!(
+        "status: stitch group state {}, lag {}",
+        stitch["state"], stitch["lag"]
+    );
+    // The mock cluster cannot describe groups; a real broker lists the members.
+    if stitch["state"] != "not reported by the broker" {
+        let held: usize = stitch["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|m| m["partitions"].as_array().map_or(0, Vec::len))
+            .sum();
+        assert_eq!(
+            held, PARTITIONS as usize,
+            "every stitch partition held by exactly one member"
+        );
+    }
+    assert!(stitch["partitions"]
+        .as_array()
+        .is_some_and(|p| p.len() == PARTITIONS as usize));
+    assert_eq!(stitch["lag"], 0, "nothing left to process");
     for i in &mut instances {
         i.terminate();
     }
