@@ -40,6 +40,7 @@ pub fn sample_event() -> JourneyEvent {
         sentiment: Some(-0.375),
         transfer_count: 1,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: SourceRef {
             topic: "raw.survey.segment".into(),
             partition: 7,

@@ -20,7 +20,7 @@
 //! #     event_id: "e1".into(), source_event_id: "m1".into(), channel: Channel::Web,
 //! #     format: "segment".into(), activity: Activity::PageView, event_time_ms: 1,
 //! #     identifiers: vec![], interaction_id: None, case_id: None, topic: None,
-//! #     promise: None, fulfils: None, resolves: false, score: None, sentiment: None, transfer_count: 0, needs_enrichment: false,
+//! #     promise: None, fulfils: None, resolves: false, score: None, sentiment: None, transfer_count: 0, source_updated_ms: None, needs_enrichment: false,
 //! #     source: SourceRef::default(),
 //! # };
 //! let codec = AvroCodec::new(RecordType::JourneyEvent, Framing::SingleObject);

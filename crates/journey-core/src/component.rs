@@ -48,19 +48,20 @@ pub enum DecodeError {
 }
 
 impl ComponentState {
-    /// Adds an event; `false` when an event with that id is already here.
+    /// Adds an event; `false` when this delivery changes nothing (an event
+    /// with that id is here and the new one does not supersede it).
     pub fn add(&mut self, e: JourneyEvent) -> bool {
-        match self
-            .events
-            .binary_search_by(|x| x.order_key().cmp(&e.order_key()))
-        {
-            Ok(_) => false,
-            Err(_) if self.events.iter().any(|x| x.event_id == e.event_id) => false,
-            Err(pos) => {
-                self.events.insert(pos, e);
-                true
+        if let Some(pos) = self.events.iter().position(|x| x.event_id == e.event_id) {
+            if !e.supersedes(&self.events[pos]) {
+                return false;
             }
+            self.events.remove(pos);
         }
+        let pos = self
+            .events
+            .partition_point(|x| x.order_key() < e.order_key());
+        self.events.insert(pos, e);
+        true
     }
 
     /// Takes in another component (identity joined them).

@@ -76,7 +76,17 @@ struct Customer {
 pub fn fold(events: &[JourneyEvent], watermark_ms: i64, cfg: &StitchConfig) -> FoldOutput {
     let mut order: Vec<&JourneyEvent> = events.iter().collect();
     order.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-    order.dedup_by(|a, b| a.event_id == b.event_id);
+    // One delivery per event id: the latest source update wins.
+    let mut best: std::collections::HashMap<&str, &JourneyEvent> = std::collections::HashMap::new();
+    for e in order.iter().copied() {
+        match best.get(e.event_id.as_str()) {
+            Some(held) if !e.supersedes(held) => {}
+            _ => {
+                best.insert(e.event_id.as_str(), e);
+            }
+        }
+    }
+    order.retain(|e| std::ptr::eq(*e, best[e.event_id.as_str()]));
 
     let mut graph = IdentityGraph::new(&cfg.identity, identity::contested(&order, &cfg.identity));
     let mut customers: BTreeMap<usize, Customer> = BTreeMap::new();

@@ -278,6 +278,7 @@ mod tests {
             sentiment: None,
             transfer_count: 0,
             needs_enrichment: false,
+            source_updated_ms: None,
             source: SourceRef::default(),
         }
     }

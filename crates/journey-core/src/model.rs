@@ -309,6 +309,10 @@ pub struct JourneyEvent {
     /// what was there, and downstream enrichment may add more.
     #[serde(default)]
     pub needs_enrichment: bool,
+    /// When the source last updated this record (Connect `LastUpdateTimestamp`).
+    /// Of several deliveries with the same `event_id`, the latest update wins.
+    #[serde(default)]
+    pub source_updated_ms: Option<i64>,
     pub source: SourceRef,
 }
 
@@ -316,6 +320,22 @@ impl JourneyEvent {
     /// The key that orders every fold: `(event_time, event_id)`.
     pub fn order_key(&self) -> (i64, &str) {
         (self.event_time_ms, self.event_id.as_str())
+    }
+
+    /// Whether `self` replaces `other`, a delivery with the same `event_id`: the
+    /// later source update wins; equal updates are told apart by content, so
+    /// the choice never depends on arrival order.
+    pub fn supersedes(&self, other: &JourneyEvent) -> bool {
+        match self.source_updated_ms.cmp(&other.source_updated_ms) {
+            std::cmp::Ordering::Equal => {
+                let (a, b) = (
+                    serde_json::to_string(self).unwrap_or_default(),
+                    serde_json::to_string(other).unwrap_or_default(),
+                );
+                a > b
+            }
+            ord => ord.is_gt(),
+        }
     }
 
     /// The issue key: the case id when present, else the topic.

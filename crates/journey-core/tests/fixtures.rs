@@ -24,6 +24,7 @@ fn config() -> NormalizeConfig {
         default_region: "DE".to_string(),
         time_zone: jiff::tz::TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").expect("valid posix tz"),
         blocked_values: vec!["info@shop.example.de".to_string()],
+        keyword_topics: Vec::new(),
     }
 }
 

@@ -77,3 +77,51 @@ fn a_prefix_never_emits_a_merge_the_whole_would_contradict_when_arriving_in_orde
             .any(|w| w.handover_id == h.handover_id));
     }
 }
+
+#[test]
+fn of_two_deliveries_of_a_contact_record_the_latest_update_wins_in_any_order() {
+    use journey_core::component::ComponentState;
+    use journey_core::model::Channel;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/phone/amazon_connect/abandoned_in_queue_attributes.json"
+    );
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+    let mut later = first.clone();
+    later["LastUpdateTimestamp"] = serde_json::json!("2026-11-10T10:00:00Z");
+    later["Attributes"]["topic"] = serde_json::json!("Delivery");
+    let norm = |v: &serde_json::Value| {
+        normalize(
+            Channel::Phone,
+            Format::AmazonConnect,
+            v.to_string().as_bytes(),
+            &SourceRef::default(),
+            &NormalizeConfig::default(),
+        )
+        .expect("valid contact record")
+        .remove(0)
+    };
+    let (a, b) = (norm(&first), norm(&later));
+    assert_eq!(a.event_id, b.event_id, "one contact, one event id");
+    assert!(b.supersedes(&a) && !a.supersedes(&b));
+    let cfg = StitchConfig::default();
+    let expected = oracle(std::slice::from_ref(&b), &cfg);
+    assert_eq!(oracle(&[a.clone(), b.clone()], &cfg), expected);
+    assert_eq!(oracle(&[b.clone(), a.clone()], &cfg), expected);
+    for order in [[a.clone(), b.clone()], [b.clone(), a.clone()]] {
+        let mut state = ComponentState::default();
+        for e in order {
+            state.add(e);
+        }
+        assert_eq!(
+            state.events,
+            vec![b.clone()],
+            "the stitcher keeps the latest update"
+        );
+    }
+    assert_eq!(
+        expected.customers[0].touchpoints[0].topic.as_deref(),
+        Some("delivery")
+    );
+}

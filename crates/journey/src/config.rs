@@ -82,6 +82,11 @@ pub struct NormalizeSection {
     /// Extra junk identifier values (a shared mailbox, a hotline number),
     /// trimmed and lower-case, compared after normalisation.
     pub blocked_values: Vec<String>,
+    /// Keyword → issue topic, e.g. `configurator = "configurator"`,
+    /// `"geld zurück" = "refund"`: an event without a topic whose free text
+    /// (message, body, subject, comment) contains the keyword gets the topic.
+    /// The text is read for this only and never copied.
+    pub keyword_topics: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for NormalizeSection {
@@ -90,6 +95,7 @@ impl Default for NormalizeSection {
             default_region: "DE".into(),
             time_zone: "UTC".into(),
             blocked_values: Vec::new(),
+            keyword_topics: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -108,6 +114,11 @@ impl NormalizeSection {
             default_region: self.default_region.trim().to_ascii_uppercase(),
             time_zone,
             blocked_values: self.blocked_values.clone(),
+            keyword_topics: self
+                .keyword_topics
+                .iter()
+                .map(|(k, t)| (k.clone(), t.clone()))
+                .collect(),
         };
         cfg.validate().map_err(|e| {
             let field = if e.starts_with("blocked") {

@@ -162,6 +162,10 @@ enum Command {
         /// JSON-lines file to read, or `-` for stdin.
         #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// Treat the whole file as one payload (a raw RFC 5322 email, a
+        /// pretty-printed webhook body) instead of one payload per line.
+        #[arg(long)]
+        whole: bool,
     },
     /// Measure throughput and latency on the in-process broker.
     ///
@@ -296,7 +300,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             region,
             time_zone,
             file,
-        } => return normalize(channel, format, region, time_zone, file),
+            whole,
+        } => return normalize(channel, format, region, time_zone, file, whole),
         Command::Bench {
             events,
             partitions,
@@ -326,11 +331,12 @@ fn normalize(
     region: String,
     time_zone: String,
     file: PathBuf,
+    whole: bool,
 ) -> anyhow::Result<ExitCode> {
     let section = config::NormalizeSection {
         default_region: region,
         time_zone,
-        blocked_values: Vec::new(),
+        ..config::NormalizeSection::default()
     };
     let cfg = section.to_normalize_config().map_err(|e| {
         anyhow::anyhow!(
@@ -350,7 +356,11 @@ fn normalize(
         )
     };
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    let tally = normalize_cmd::run(channel, format, &name, input, &cfg, &mut out, &mut err)?;
+    let tally = if whole {
+        normalize_cmd::run_whole(channel, format, &name, input, &cfg, &mut out, &mut err)?
+    } else {
+        normalize_cmd::run(channel, format, &name, input, &cfg, &mut out, &mut err)?
+    };
     tracing::debug!(
         lines = tally.lines,
         events = tally.events,

@@ -1,6 +1,8 @@
 //! `journey normalize`: runs one normaliser over a file of JSON lines without
 //! Kafka and prints the canonical events as pretty JSON on stdout, or
 //! `line N: <error>` on stderr for every line that cannot be normalised.
+//! With `--whole` the file is one payload (a raw RFC 5322 email, a
+//! pretty-printed webhook body).
 //! Empty lines are skipped. The source coordinates of each event are the file
 //! name (topic), partition 0 and the 1-based line number (offset).
 
@@ -15,6 +17,64 @@ pub struct Tally {
     pub lines: u64,
     pub events: u64,
     pub failed: u64,
+}
+
+/// Normalises the whole of `input` as one payload (`--whole`).
+///
+/// # Errors
+/// Only I/O errors.
+pub fn run_whole(
+    channel: Channel,
+    format: Format,
+    source_name: &str,
+    mut input: impl std::io::Read,
+    cfg: &NormalizeConfig,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> std::io::Result<Tally> {
+    let mut payload = Vec::new();
+    input.read_to_end(&mut payload)?;
+    let source = SourceRef {
+        topic: source_name.to_string(),
+        partition: 0,
+        offset: 1,
+    };
+    let mut tally = Tally {
+        lines: 1,
+        ..Tally::default()
+    };
+    emit(
+        normalize(channel, format, &payload, &source, cfg),
+        1,
+        &mut tally,
+        out,
+        err,
+    )?;
+    out.flush()?;
+    Ok(tally)
+}
+
+fn emit(
+    result: Result<Vec<journey_core::model::JourneyEvent>, journey_core::normalize::NormalizeError>,
+    line_no: u64,
+    tally: &mut Tally,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> std::io::Result<()> {
+    match result {
+        Ok(events) => {
+            for e in events {
+                let json = serde_json::to_string_pretty(&e).map_err(std::io::Error::other)?;
+                writeln!(out, "{json}")?;
+                tally.events += 1;
+            }
+        }
+        Err(e) => {
+            writeln!(err, "line {line_no}: {e}")?;
+            tally.failed += 1;
+        }
+    }
+    Ok(())
 }
 
 /// Normalises every non-empty line of `input`, writing events to `out` and
@@ -47,19 +107,13 @@ pub fn run(
             partition: 0,
             offset: line_no as i64,
         };
-        match normalize(channel, format, &line, &source, cfg) {
-            Ok(events) => {
-                for e in events {
-                    let json = serde_json::to_string_pretty(&e).map_err(std::io::Error::other)?;
-                    writeln!(out, "{json}")?;
-                    tally.events += 1;
-                }
-            }
-            Err(e) => {
-                writeln!(err, "line {line_no}: {e}")?;
-                tally.failed += 1;
-            }
-        }
+        emit(
+            normalize(channel, format, &line, &source, cfg),
+            line_no,
+            &mut tally,
+            out,
+            err,
+        )?;
     }
     out.flush()?;
     Ok(tally)
@@ -108,5 +162,30 @@ mod tests {
             "{err}"
         );
         assert!(lines[1].starts_with("line 4: "), "{err}");
+    }
+
+    #[test]
+    fn whole_file_is_one_payload() {
+        let eml = "From: =?UTF-8?Q?J=C3=BCrgen?= <Juergen@Example.DE>\r\nMessage-ID: <m1@example.de>\r\n\
+                   Date: Tue, 10 Nov 2026 09:12:00 +0100 (CET)\r\nSubject: refund\r\n\r\nbody text\r\n";
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let tally = run_whole(
+            Channel::Email,
+            Format::InboundEmail,
+            "mail.eml",
+            eml.as_bytes(),
+            &NormalizeConfig::default(),
+            &mut out,
+            &mut err,
+        )
+        .expect("io");
+        assert_eq!(
+            (tally.events, tally.failed),
+            (1, 0),
+            "{}",
+            String::from_utf8_lossy(&err)
+        );
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.contains("juergen@example.de") && !text.contains("body text"));
     }
 }

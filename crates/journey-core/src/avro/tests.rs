@@ -65,6 +65,7 @@ fn full_event() -> JourneyEvent {
         sentiment: Some(-0.375),
         transfer_count: 2,
         needs_enrichment: true,
+        source_updated_ms: Some(1_794_300_000_000),
         source: SourceRef {
             topic: "raw.survey.segment".into(),
             partition: 7,
@@ -92,6 +93,7 @@ fn min_event() -> JourneyEvent {
         sentiment: None,
         transfer_count: 0,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: SourceRef::default(),
     }
 }
@@ -618,10 +620,15 @@ fn assert_agrees(
                     .get(&f.name)
                     .unwrap_or_else(|| panic!("{path}: schema field missing in serde form"));
                 if f.name.ends_with("_ms") {
-                    assert!(
-                        matches!(f.schema, Schema::TimestampMillis),
-                        "{path}: not timestamp-millis"
-                    );
+                    // A time, or an optional time: ["null", timestamp-millis].
+                    let time = match &f.schema {
+                        Schema::Union(u) => u
+                            .variants()
+                            .iter()
+                            .any(|v| matches!(v, Schema::TimestampMillis)),
+                        other => matches!(other, Schema::TimestampMillis),
+                    };
+                    assert!(time, "{path}: not timestamp-millis");
                 }
                 if let Schema::Union(u) = &f.schema {
                     assert!(

@@ -139,6 +139,10 @@ pub struct NormalizeConfig {
     /// Extra junk identifier values (a shop's shared mailbox, a hotline number),
     /// lower-case, compared after normalisation (`+4930123456`, `info@shop.de`).
     pub blocked_values: Vec<String>,
+    /// `(keyword, topic)`: an event without a topic whose free text (message,
+    /// body, subject, comment, note) contains the keyword gets the topic. The
+    /// text itself is never copied. Longer keywords are tried first.
+    pub keyword_topics: Vec<(String, String)>,
 }
 
 impl Default for NormalizeConfig {
@@ -147,6 +151,7 @@ impl Default for NormalizeConfig {
             default_region: "DE".to_string(),
             time_zone: jiff::tz::TimeZone::UTC,
             blocked_values: Vec::new(),
+            keyword_topics: Vec::new(),
         }
     }
 }
@@ -300,13 +305,74 @@ pub fn normalize(
         })?,
         f => f,
     };
-    let events = match format {
+    let mut events = match format {
         Format::Auto | Format::Native => {
             native::normalize(channel, &parse_object(payload)?, source, cfg)?
         }
         vendor => vendor::normalize(vendor, channel, payload, source, cfg)?,
     };
+    if !cfg.keyword_topics.is_empty() && events.iter().any(|e| e.topic.is_none()) {
+        if let Some(topic) = keyword_topic(payload, &cfg.keyword_topics) {
+            for e in events.iter_mut().filter(|e| e.topic.is_none()) {
+                e.topic = Some(topic.clone());
+            }
+        }
+    }
     events.into_iter().map(finish).collect()
+}
+
+/// Keys whose string values are free text, in any format.
+const FREE_TEXT_KEYS: [&str; 11] = [
+    "text",
+    "body",
+    "subject",
+    "message",
+    "comment",
+    "comments",
+    "note",
+    "notes",
+    "description",
+    "content",
+    "plain",
+];
+
+/// The topic of the first (longest) keyword found in the payload's free text:
+/// string values under free-text keys of a JSON payload, or the whole text of
+/// any other payload (a raw email).
+fn keyword_topic(payload: &[u8], map: &[(String, String)]) -> Option<String> {
+    fn collect(v: &Value, under_text_key: bool, out: &mut String) {
+        match v {
+            Value::String(s) if under_text_key => {
+                out.push_str(&s.to_lowercase());
+                out.push('\n');
+            }
+            Value::Array(items) => items.iter().for_each(|i| collect(i, under_text_key, out)),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let k = k.to_ascii_lowercase();
+                    let is_text = FREE_TEXT_KEYS
+                        .iter()
+                        .any(|t| k == *t || k.ends_with(&format!("_{t}")));
+                    collect(v, is_text, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let text = match serde_json::from_slice::<Value>(payload) {
+        Ok(v) => {
+            let mut out = String::new();
+            collect(&v, false, &mut out);
+            out
+        }
+        Err(_) => String::from_utf8_lossy(payload).to_lowercase(),
+    };
+    let mut keywords: Vec<&(String, String)> = map.iter().collect();
+    keywords.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+    keywords
+        .into_iter()
+        .find(|(k, _)| !k.trim().is_empty() && text.contains(&k.trim().to_lowercase()))
+        .map(|(_, t)| t.trim().to_lowercase())
 }
 
 /// The format of a payload on a topic of `channel`: the channel's vendor
@@ -380,6 +446,60 @@ fn finish(mut event: JourneyEvent) -> Result<JourneyEvent, NormalizeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyword_topics_derive_a_topic_from_free_text_without_copying_it() {
+        let cfg = NormalizeConfig {
+            keyword_topics: vec![
+                ("configurator".into(), "configurator".into()),
+                ("geld zurück".into(), "refund".into()),
+            ],
+            ..NormalizeConfig::default()
+        };
+        let chat = br#"{"id": "c-1", "time": "2026-11-10T09:12:00Z", "type": "chat_started",
+                        "customer": {"email": "a@example.de"}, "text": "The online CONFIGURATOR crashed twice"}"#;
+        let events = normalize(
+            Channel::Chat,
+            Format::Native,
+            chat,
+            &SourceRef::default(),
+            &cfg,
+        )
+        .expect("valid");
+        assert_eq!(events[0].topic.as_deref(), Some("configurator"));
+        assert!(!serde_json::to_string(&events)
+            .expect("json")
+            .contains("crashed"));
+        // A topic the source gave wins; field names and ids never match.
+        let given = r#"{"id": "configurator", "time": "2026-11-10T09:12:00Z", "type": "chat_started", "topic": "billing",
+                         "customer": {"email": "a@example.de"}, "text": "ich will mein Geld zurück"}"#;
+        let events = normalize(
+            Channel::Chat,
+            Format::Native,
+            given.as_bytes(),
+            &SourceRef::default(),
+            &cfg,
+        )
+        .expect("valid");
+        assert_eq!(events[0].topic.as_deref(), Some("billing"));
+        let no_text =
+            br#"{"id": "configurator", "time": "2026-11-10T09:12:00Z", "type": "chat_started",
+                           "customer": {"email": "a@example.de"}}"#;
+        let events = normalize(
+            Channel::Chat,
+            Format::Native,
+            no_text,
+            &SourceRef::default(),
+            &cfg,
+        )
+        .expect("valid");
+        assert_eq!(events[0].topic, None);
+        let raw_email = b"From: a@example.de\r\nMessage-ID: <1@example.de>\r\nDate: Tue, 10 Nov 2026 09:12:00 +0000\r\n\r\nBitte Geld zur\xc3\xbcck\r\n";
+        assert_eq!(
+            keyword_topic(raw_email, &cfg.keyword_topics).as_deref(),
+            Some("refund")
+        );
+    }
 
     #[test]
     fn format_round_trips_and_rejects_unknown() {

@@ -210,6 +210,7 @@ pub(super) fn normalize(
         sentiment,
         transfer_count: 0,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     }])
 }

@@ -29,6 +29,7 @@ fn ev(id: &str, min: i64, channel: Channel, activity: Activity) -> JourneyEvent 
         sentiment: None,
         transfer_count: 0,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: SourceRef::default(),
     }
 }

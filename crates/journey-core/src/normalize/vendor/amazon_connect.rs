@@ -71,6 +71,10 @@ pub(super) fn normalize(
         Some(v) => parse_time(v, "InitiationTimestamp", cfg)?,
         None => return Err(missing("InitiationTimestamp")),
     };
+    // A contact record is delivered again whenever it changes: the latest update wins.
+    let updated_ms = get(&m, "LastUpdateTimestamp")
+        .map(|v| parse_time(v, "LastUpdateTimestamp", cfg))
+        .transpose()?;
     let initial = optional_id(&m, "InitialContactId")?;
     let previous = optional_id(&m, "PreviousContactId")?;
     let next = optional_id(&m, "NextContactId")?;
@@ -251,6 +255,7 @@ pub(super) fn normalize(
         sentiment: None,
         transfer_count,
         needs_enrichment: false,
+        source_updated_ms: updated_ms,
         source: source.clone(),
     }])
 }

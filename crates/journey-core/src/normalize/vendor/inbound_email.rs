@@ -252,6 +252,7 @@ fn from_message(
         sentiment: None,
         transfer_count: 0,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     })
 }

@@ -143,6 +143,7 @@ pub(super) fn normalize(
         sentiment: None,
         transfer_count,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     }])
 }

@@ -254,6 +254,7 @@ fn message(
         sentiment: None,
         transfer_count: 0,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     })
 }

@@ -177,6 +177,7 @@ pub(super) fn normalize(
         sentiment: None,
         transfer_count: 0,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     }])
 }

@@ -256,6 +256,7 @@ impl Draft {
             sentiment: self.sentiment,
             transfer_count: 0,
             needs_enrichment: self.needs_enrichment,
+            source_updated_ms: None,
             source: source.clone(),
         }
     }

@@ -228,6 +228,7 @@ fn one_event(
         sentiment: None,
         transfer_count: 0,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     }))
 }

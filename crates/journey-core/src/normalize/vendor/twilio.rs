@@ -202,6 +202,7 @@ fn call_status(
         sentiment: None,
         transfer_count,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     };
     let mut out = vec![event(
@@ -356,6 +357,7 @@ fn task_event(
         sentiment: None,
         transfer_count,
         needs_enrichment: false,
+        source_updated_ms: None,
         source: source.clone(),
     }])
 }

@@ -157,6 +157,7 @@ pub(super) fn normalize(
         transfer_count: 0,
         // Ticket events carry the requester only as an id: the address must be looked up.
         needs_enrichment: true,
+        source_updated_ms: None,
         source: source.clone(),
     }])
 }
