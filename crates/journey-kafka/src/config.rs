@@ -94,13 +94,15 @@ impl KafkaConfig {
 pub struct RawTopic {
     pub channel: Channel,
     pub topic: String,
-    /// Payload format; `native` is the documented native JSON.
-    #[serde(with = "format_serde", default = "native")]
+    /// Payload format: `native` (docs/native-format.md), a vendor format
+    /// (`segment`, `amazon_connect`, `zendesk`, ...), or `auto` (the default)
+    /// to detect it per payload; the detected format is recorded on the event.
+    #[serde(with = "format_serde", default = "auto")]
     pub format: Format,
 }
 
-fn native() -> Format {
-    Format::Native
+fn auto() -> Format {
+    Format::Auto
 }
 
 mod format_serde {
@@ -143,7 +145,7 @@ impl Default for TopicsConfig {
                 .map(|&channel| RawTopic {
                     channel,
                     topic: format!("cx.raw.{channel}"),
-                    format: Format::Native,
+                    format: Format::Auto,
                 })
                 .collect(),
             events: "cx.journey.events".into(),
