@@ -35,7 +35,8 @@ use tracing_subscriber::EnvFilter;
 /// journey-stitch reads the raw contact events of six channels from Kafka, turns each into one
 /// canonical record and stitches every customer's journey across channels and identifiers.
 /// It emits handovers (context for the next agent), alerts when a journey breaks (repeat
-/// contact, broken promise, detractor) and identity merges, all as Avro on Kafka.
+/// contact, channel hopping, broken promise, detractor, abandoned checkout, ...) and identity
+/// merges, all as Avro on Kafka.
 ///
 /// New here? `journey demo` runs everything on an in-process broker with generated data.
 #[derive(Debug, Parser)]
