@@ -254,33 +254,11 @@ pub fn customer_id(best: &Identifier) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Activity, Channel, SourceRef};
+    use crate::model::{Activity, Channel};
 
     fn ev(id: &str, ids: &[(IdType, &str)]) -> JourneyEvent {
-        let mut identifiers: Vec<Identifier> =
-            ids.iter().map(|(t, v)| Identifier::new(*t, *v)).collect();
-        identifiers.sort();
-        JourneyEvent {
-            event_id: id.into(),
-            source_event_id: id.into(),
-            channel: Channel::Web,
-            format: "native".into(),
-            activity: Activity::PageView,
-            event_time_ms: 0,
-            identifiers,
-            interaction_id: None,
-            case_id: None,
-            topic: None,
-            promise: None,
-            fulfils: None,
-            resolves: false,
-            score: None,
-            sentiment: None,
-            transfer_count: 0,
-            needs_enrichment: false,
-            source_updated_ms: None,
-            source: SourceRef::default(),
-        }
+        let ids = ids.iter().map(|(t, v)| Identifier::new(*t, *v)).collect();
+        JourneyEvent::bare(id, Channel::Web, Activity::PageView, 0, ids)
     }
 
     #[test]

@@ -338,6 +338,39 @@ impl JourneyEvent {
         }
     }
 
+    /// A bare event for tests: the given ids, time and activity, nothing else.
+    #[cfg(test)]
+    pub(crate) fn bare(
+        event_id: &str,
+        channel: Channel,
+        activity: Activity,
+        event_time_ms: i64,
+        mut identifiers: Vec<Identifier>,
+    ) -> Self {
+        identifiers.sort();
+        JourneyEvent {
+            event_id: event_id.into(),
+            source_event_id: event_id.into(),
+            channel,
+            format: "native".into(),
+            activity,
+            event_time_ms,
+            identifiers,
+            interaction_id: None,
+            case_id: None,
+            topic: None,
+            promise: None,
+            fulfils: None,
+            resolves: false,
+            score: None,
+            sentiment: None,
+            transfer_count: 0,
+            needs_enrichment: false,
+            source_updated_ms: None,
+            source: SourceRef::default(),
+        }
+    }
+
     /// The issue key: the case id when present, else the topic.
     pub fn issue_key(&self) -> Option<String> {
         match (&self.case_id, &self.topic) {

@@ -4,34 +4,22 @@
 
 use super::*;
 use crate::fold::{fold, StitchConfig};
-use crate::model::{IdType, Identifier, Promise, PromiseKind, Score, ScoreKind, SourceRef};
+use crate::model::{IdType, Identifier, Promise, PromiseKind, Score, ScoreKind};
 
 const T0: i64 = 1_763_110_800_000; // 2025-11-14 09:00 UTC
 const MIN: i64 = 60_000;
 const H: i64 = 3_600_000;
 
 fn ev(id: &str, min: i64, channel: Channel, activity: Activity) -> JourneyEvent {
-    JourneyEvent {
-        event_id: format!("ev-{id}"),
-        source_event_id: id.into(),
+    let mut e = JourneyEvent::bare(
+        &format!("ev-{id}"),
         channel,
-        format: "native".into(),
         activity,
-        event_time_ms: T0 + min * MIN,
-        identifiers: vec![Identifier::new(IdType::Email, "anna@example.de")],
-        interaction_id: None,
-        case_id: None,
-        topic: None,
-        promise: None,
-        fulfils: None,
-        resolves: false,
-        score: None,
-        sentiment: None,
-        transfer_count: 0,
-        needs_enrichment: false,
-        source_updated_ms: None,
-        source: SourceRef::default(),
-    }
+        T0 + min * MIN,
+        vec![Identifier::new(IdType::Email, "anna@example.de")],
+    );
+    e.source_event_id = id.into();
+    e
 }
 
 fn topic(mut e: JourneyEvent, t: &str) -> JourneyEvent {
