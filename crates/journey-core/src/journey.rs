@@ -39,6 +39,21 @@ pub struct IssueState {
 }
 
 impl IssueState {
+    /// How the issue is named in summaries: its topic, else its case id.
+    pub fn about(&self) -> String {
+        self.topic
+            .clone()
+            .or_else(|| self.case_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether an alert that fired at `alerted_at_ms` still covers this
+    /// occurrence: inside the window starting at `from_ms` and not followed by
+    /// a resolution (one alert per occurrence).
+    pub fn alerted_since(&self, alerted_at_ms: Option<i64>, from_ms: i64) -> bool {
+        alerted_at_ms.is_some_and(|a| a >= from_ms && self.resolved_at_ms.is_none_or(|r| a > r))
+    }
+
     /// Contacts since the last resolution.
     pub fn open_contacts(&self) -> impl Iterator<Item = &IssueContact> {
         let since = self.resolved_at_ms;

@@ -31,21 +31,14 @@ pub(super) fn evaluate(
     if firsts.len() < ch.min_channels.max(2) {
         return None;
     }
-    if issue
-        .hop_alerted_at_ms
-        .is_some_and(|a| a >= from && issue.resolved_at_ms.is_none_or(|r| a > r))
-    {
+    if issue.alerted_since(issue.hop_alerted_at_ms, from) {
         return None;
     }
     let evidence: Vec<Touchpoint> = firsts
         .iter()
         .filter_map(|c| touchpoint(journey, &c.event_id))
         .collect();
-    let about = issue
-        .topic
-        .clone()
-        .or_else(|| issue.case_id.clone())
-        .unwrap_or_default();
+    let about = issue.about();
     let channels: Vec<&str> = evidence.iter().map(|t| t.channel.as_str()).collect();
     let summary = format!(
         "{} raised on {} channels within {} ({}), still unresolved",

@@ -27,21 +27,14 @@ pub(super) fn evaluate(
     if recent.len() < rc.min_contacts.max(1) {
         return None;
     }
-    if issue
-        .alerted_at_ms
-        .is_some_and(|a| a >= from && issue.resolved_at_ms.is_none_or(|r| a > r))
-    {
+    if issue.alerted_since(issue.alerted_at_ms, from) {
         return None;
     }
     let evidence: Vec<Touchpoint> = recent
         .iter()
         .filter_map(|c| touchpoint(journey, &c.event_id))
         .collect();
-    let about = issue
-        .topic
-        .clone()
-        .or_else(|| issue.case_id.clone())
-        .unwrap_or_default();
+    let about = issue.about();
     let channels: Vec<&str> = evidence.iter().map(|t| t.channel.as_str()).collect();
     let summary = format!(
         "{} contacts about {} within {} ({}), still unresolved",
