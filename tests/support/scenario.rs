@@ -83,19 +83,22 @@ pub fn wait_for_outputs(
         if out.alerts == expected.alerts
             && out.handovers == expected.handovers
             && out.merges == expected.merges
+            && out.reviews == expected.reviews
             && out.dead_letters.len() == dead_letters
         {
             return out;
         }
         if start.elapsed() > timeout {
             panic!(
-                "outputs did not converge in {timeout:?}: alerts {}/{}, handovers {}/{}, merges {}/{}, dead letters {}/{}\n{}",
+                "outputs did not converge in {timeout:?}: alerts {}/{}, handovers {}/{}, merges {}/{}, reviews {}/{}, dead letters {}/{}\n{}",
                 out.alerts.len(),
                 expected.alerts.len(),
                 out.handovers.len(),
                 expected.handovers.len(),
                 out.merges.len(),
                 expected.merges.len(),
+                out.reviews.len(),
+                expected.reviews.len(),
                 out.dead_letters.len(),
                 dead_letters,
                 context()

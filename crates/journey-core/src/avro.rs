@@ -63,6 +63,7 @@ pub enum RecordType {
     Handover,
     JourneyAlert,
     MergeRecord,
+    IdentityReview,
 }
 
 /// A schema compiled once per process: both libraries' views and the fingerprint.
@@ -72,14 +73,15 @@ struct Compiled {
     fingerprint: [u8; 8],
 }
 
-static COMPILED: [OnceLock<Compiled>; 4] = [const { OnceLock::new() }; 4];
+static COMPILED: [OnceLock<Compiled>; 5] = [const { OnceLock::new() }; 5];
 
 impl RecordType {
-    pub const ALL: [RecordType; 4] = [
+    pub const ALL: [RecordType; 5] = [
         RecordType::JourneyEvent,
         RecordType::Handover,
         RecordType::JourneyAlert,
         RecordType::MergeRecord,
+        RecordType::IdentityReview,
     ];
 
     /// The record name (without namespace), also the `.avsc` file stem.
@@ -89,6 +91,7 @@ impl RecordType {
             RecordType::Handover => "Handover",
             RecordType::JourneyAlert => "JourneyAlert",
             RecordType::MergeRecord => "MergeRecord",
+            RecordType::IdentityReview => "IdentityReview",
         }
     }
 
@@ -99,6 +102,7 @@ impl RecordType {
             RecordType::Handover => include_str!("../../../schemas/Handover.avsc"),
             RecordType::JourneyAlert => include_str!("../../../schemas/JourneyAlert.avsc"),
             RecordType::MergeRecord => include_str!("../../../schemas/MergeRecord.avsc"),
+            RecordType::IdentityReview => include_str!("../../../schemas/IdentityReview.avsc"),
         }
     }
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fold::{fold, FoldOutput, StitchConfig};
+use crate::fold::{fold_with, FoldOutput, StitchConfig};
 use crate::ids::hash_parts;
-use crate::model::{Handover, JourneyAlert, JourneyEvent, MergeRecord};
+use crate::model::{Handover, IdentityReview, JourneyAlert, JourneyEvent, MergeRecord, Unmerge};
 
 /// Format version of the stored bytes; bump with a migration when it changes.
 const VERSION: u8 = 1;
@@ -26,6 +26,13 @@ pub struct ComponentState {
     /// so the latest version of an output id is the one with the highest revision.
     #[serde(default)]
     pub revision: u64,
+    /// Operator unmerges that reached this component, each once.
+    #[serde(default)]
+    pub unmerges: Vec<Unmerge>,
+    /// Alert id → owner, for alerts emitted and not retracted: a retraction
+    /// goes to the same (per-owner) topic as the alert.
+    #[serde(default)]
+    pub alert_owners: BTreeMap<String, String>,
 }
 
 /// An output to produce downstream.
@@ -34,9 +41,23 @@ pub enum Emission {
     Handover(Handover),
     Alert(JourneyAlert),
     Merge(MergeRecord),
+    Review(IdentityReview),
     /// An output emitted earlier that the component no longer produces (a
     /// late or re-routed event changed history): consumers drop this id.
-    Retract(String),
+    /// For an alert, `owner` names the owner it was emitted for.
+    Retract {
+        id: String,
+        owner: Option<String>,
+    },
+}
+
+/// One emission with its revision; `first` when its id was never emitted
+/// before (else it corrects an earlier version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emitted {
+    pub emission: Emission,
+    pub revision: u64,
+    pub first: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,13 +85,29 @@ impl ComponentState {
         true
     }
 
+    /// Adds an operator unmerge; `false` when the component has it already.
+    pub fn add_unmerge(&mut self, u: Unmerge) -> bool {
+        if self.unmerges.iter().any(|x| x.control_id == u.control_id) {
+            return false;
+        }
+        let pos = self.unmerges.partition_point(|x| x < &u);
+        self.unmerges.insert(pos, u);
+        true
+    }
+
     /// Takes in another component (identity joined them).
     pub fn absorb(&mut self, other: ComponentState) {
         for e in other.events {
             self.add(e);
         }
+        for u in other.unmerges {
+            self.add_unmerge(u);
+        }
         for (id, hash) in other.emitted {
             self.emitted.entry(id).or_insert(hash);
+        }
+        for (id, owner) in other.alert_owners {
+            self.alert_owners.entry(id).or_insert(owner);
         }
         self.revision = self.revision.max(other.revision);
     }
@@ -81,22 +118,29 @@ impl ComponentState {
         &mut self,
         watermark_ms: i64,
         cfg: &StitchConfig,
-    ) -> (FoldOutput, Vec<(Emission, u64)>) {
-        let out = fold(&self.events, watermark_ms, cfg);
+    ) -> (FoldOutput, Vec<Emitted>) {
+        let out = fold_with(&self.events, &self.unmerges, watermark_ms, cfg);
         let mut emit = Vec::new();
         for h in &out.handovers {
-            if self.changed(&h.handover_id, h) {
-                emit.push((Emission::Handover(h.clone()), self.next_revision()));
+            if let Some(first) = self.changed(&h.handover_id, h) {
+                emit.push(self.emitted(Emission::Handover(h.clone()), first));
             }
         }
         for a in &out.alerts {
-            if self.changed(&a.alert_id, a) {
-                emit.push((Emission::Alert(a.clone()), self.next_revision()));
+            if let Some(first) = self.changed(&a.alert_id, a) {
+                self.alert_owners
+                    .insert(a.alert_id.clone(), a.owner.clone());
+                emit.push(self.emitted(Emission::Alert(a.clone()), first));
             }
         }
         for m in &out.merges {
-            if self.changed(&m.merge_id, m) {
-                emit.push((Emission::Merge(m.clone()), self.next_revision()));
+            if let Some(first) = self.changed(&m.merge_id, m) {
+                emit.push(self.emitted(Emission::Merge(m.clone()), first));
+            }
+        }
+        for r in &out.reviews {
+            if let Some(first) = self.changed(&r.review_id, r) {
+                emit.push(self.emitted(Emission::Review(r.clone()), first));
             }
         }
         let current: std::collections::BTreeSet<&str> = out
@@ -105,6 +149,7 @@ impl ComponentState {
             .map(|h| h.handover_id.as_str())
             .chain(out.alerts.iter().map(|a| a.alert_id.as_str()))
             .chain(out.merges.iter().map(|m| m.merge_id.as_str()))
+            .chain(out.reviews.iter().map(|r| r.review_id.as_str()))
             .collect();
         let vanished: Vec<String> = self
             .emitted
@@ -114,8 +159,8 @@ impl ComponentState {
             .collect();
         for id in vanished {
             self.emitted.remove(&id);
-            let revision = self.next_revision();
-            emit.push((Emission::Retract(id), revision));
+            let owner = self.alert_owners.remove(&id);
+            emit.push(self.emitted(Emission::Retract { id, owner }, false));
         }
         (out, emit)
     }
@@ -125,10 +170,23 @@ impl ComponentState {
         self.revision
     }
 
-    fn changed<T: Serialize>(&mut self, id: &str, value: &T) -> bool {
+    fn emitted(&mut self, emission: Emission, first: bool) -> Emitted {
+        Emitted {
+            emission,
+            revision: self.next_revision(),
+            first,
+        }
+    }
+
+    /// `None` when `id` was emitted with this content already, else whether
+    /// this is its first emission.
+    fn changed<T: Serialize>(&mut self, id: &str, value: &T) -> Option<bool> {
         let json = serde_json::to_string(value).unwrap_or_default();
         let hash = hash_parts(&[&json]);
-        self.emitted.insert(id.to_string(), hash) != Some(hash)
+        match self.emitted.insert(id.to_string(), hash) {
+            Some(old) if old == hash => None,
+            old => Some(old.is_none()),
+        }
     }
 
     /// The earliest event-time timer (promise due, checkout window, reply

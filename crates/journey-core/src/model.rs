@@ -338,9 +338,9 @@ impl JourneyEvent {
         }
     }
 
-    /// A bare event for tests: the given ids, time and activity, nothing else.
-    #[cfg(test)]
-    pub(crate) fn bare(
+    /// A bare event: the given ids, time and activity, nothing else (tests,
+    /// and the envelope a control command travels in).
+    pub fn bare(
         event_id: &str,
         channel: Channel,
         activity: Activity,
@@ -570,4 +570,56 @@ pub struct MergeRecord {
     pub identifiers: Vec<Identifier>,
     /// The identity rule that allowed it (e.g. `shared_identifier`).
     pub rule: String,
+}
+
+/// A link the identity guards did not apply, for a person to review (the
+/// quarantine topic). The event still counts for the customer it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityReview {
+    /// Deterministic: hash of the reason and what it is about (the two
+    /// customers of a refused link, or the contested value).
+    pub review_id: String,
+    /// `unique_conflict`, `cluster_too_large`, `type_cap`, `contested_value` or `hub_value`.
+    pub reason: String,
+    /// The first event (in event-time order) the decision was taken on.
+    pub event_id: String,
+    pub event_time_ms: i64,
+    /// The customers the link would have merged, or that share the value.
+    pub customers: Vec<String>,
+    /// The identifiers involved: the refused link's, or the contested value.
+    pub identifiers: Vec<Identifier>,
+    /// One line for the reviewer, without personal data.
+    pub summary: String,
+}
+
+/// An operator's unmerge: `a` and `b` must never be in one customer. It
+/// reaches the component through the identity stage like an event and is
+/// kept as a constraint of that component, never as a touchpoint.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Unmerge {
+    /// Deterministic: hash of the two identifiers.
+    pub control_id: String,
+    /// When the operator issued it (ms since epoch); not an event time.
+    pub issued_ms: i64,
+    pub a: Identifier,
+    pub b: Identifier,
+    /// Free text from the operator; never emitted.
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl Unmerge {
+    pub fn new(a: Identifier, b: Identifier, issued_ms: i64, reason: &str) -> Unmerge {
+        let (a, b) = if a <= b { (a, b) } else { (b, a) };
+        Unmerge {
+            control_id: crate::ids::id(
+                "um",
+                &[a.id_type.as_str(), &a.value, b.id_type.as_str(), &b.value],
+            ),
+            issued_ms,
+            a,
+            b,
+            reason: reason.to_string(),
+        }
+    }
 }

@@ -6,17 +6,30 @@
 
 use std::collections::BTreeMap;
 
-use crate::fold::{fold, FoldOutput, StitchConfig};
-use crate::model::{Identifier, JourneyEvent};
+use crate::fold::{fold_with, FoldOutput, StitchConfig};
+use crate::model::{Identifier, JourneyEvent, Unmerge};
 
 /// The reference result for `events`.
 pub fn oracle(events: &[JourneyEvent], cfg: &StitchConfig) -> FoldOutput {
-    let watermark = events
+    oracle_with(events, &[], cfg)
+}
+
+/// The reference result for `events` under operator unmerges (an unmerge
+/// holds whatever the order of its arrival: it constrains the whole fold).
+pub fn oracle_with(
+    events: &[JourneyEvent],
+    unmerges: &[Unmerge],
+    cfg: &StitchConfig,
+) -> FoldOutput {
+    fold_with(events, unmerges, watermark(events), cfg)
+}
+
+fn watermark(events: &[JourneyEvent]) -> i64 {
+    events
         .iter()
         .map(|e| e.event_time_ms)
         .max()
-        .unwrap_or(i64::MIN);
-    fold(events, watermark, cfg)
+        .unwrap_or(i64::MIN)
 }
 
 /// The unguarded connected components of the identifier graph (events are
@@ -61,14 +74,10 @@ pub fn components(events: &[JourneyEvent]) -> Vec<Vec<JourneyEvent>> {
 
 /// Folds every component on its own and unions the results: must equal [`oracle`].
 pub fn per_component(events: &[JourneyEvent], cfg: &StitchConfig) -> FoldOutput {
-    let watermark = events
-        .iter()
-        .map(|e| e.event_time_ms)
-        .max()
-        .unwrap_or(i64::MIN);
+    let watermark = watermark(events);
     let mut out = FoldOutput::default();
     for c in components(events) {
-        out.extend(fold(&c, watermark, cfg));
+        out.extend(fold_with(&c, &[], watermark, cfg));
     }
     out.sort();
     out

@@ -4,10 +4,13 @@
 //! log in). Pairwise precision and recall of the oracle's customers over
 //! records, printed; precision must be 1.0 (no two people in one customer).
 //!
-//! Recall is reported twice: over all pairs of a true customer's records, and
-//! over the *linkable* pairs — records connected through identifiers that the
-//! customer alone owns. An anonymous session that never logs in carries no
-//! such identifier, so no system can link it; it lowers the first figure only.
+//! Two sets. The issue's set (`linkable_only: true`): every anonymous session
+//! later identifies and every customer registers once with all identifiers; there recall over all pairs of a true customer's
+//! records must reach 0.99. The realistic set also has sessions that never
+//! identify: recall is reported over all pairs and over the *linkable* pairs
+//! — records connected through identifiers that the customer alone owns. An
+//! anonymous session that never logs in carries no such identifier, so no
+//! system can link it; it lowers the first figure only.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,12 +32,41 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
     x
 }
 
+struct Quality {
+    precision: f64,
+    recall_all: f64,
+    recall_linkable: f64,
+}
+
 #[test]
-fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
+fn precision_is_one_and_recall_at_least_0_99_when_every_session_identifies() {
+    let q = measure("every session identifies", true);
+    assert!(
+        q.recall_all >= 0.99,
+        "recall over all pairs {:.4} < 0.99",
+        q.recall_all
+    );
+    assert!(q.recall_linkable >= 0.99);
+    assert_eq!(q.precision, 1.0);
+}
+
+#[test]
+fn precision_is_one_and_recall_of_linkable_pairs_at_least_0_99_on_the_realistic_set() {
+    let q = measure("realistic", false);
+    assert!(
+        q.recall_linkable >= 0.99,
+        "recall over linkable pairs {:.4} < 0.99",
+        q.recall_linkable
+    );
+    assert_eq!(q.precision, 1.0);
+}
+
+fn measure(name: &str, linkable_only: bool) -> Quality {
     let g = generate(&GeneratorConfig {
         seed: 42,
         customers: 2000,
         malformed_per_mille: 0,
+        linkable_only,
         ..GeneratorConfig::default()
     });
     let cfg = NormalizeConfig::default();
@@ -134,7 +166,7 @@ fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
     let recall_all = same_both as f64 / same_truth.max(1) as f64;
     let recall_linkable = linked as f64 / linkable.max(1) as f64;
     println!(
-        "identity quality on {} records of {} true customers → {} customers: precision {precision:.4}, \
+        "identity quality ({name}) on {} records of {} true customers → {} customers: precision {precision:.4}, \
          recall {recall_all:.4} (all pairs), {recall_linkable:.4} (linkable pairs), refused links {}",
         events.len(),
         g.customers.len(),
@@ -145,8 +177,9 @@ fn precision_is_one_and_recall_of_linkable_pairs_is_at_least_0_99() {
         same_both, same_pred,
         "precision 1.0: no customer holds records of two true customers"
     );
-    assert!(
-        recall_linkable >= 0.99,
-        "recall over linkable pairs {recall_linkable:.4} < 0.99"
-    );
+    Quality {
+        precision,
+        recall_all,
+        recall_linkable,
+    }
 }

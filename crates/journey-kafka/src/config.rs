@@ -131,6 +131,12 @@ pub struct TopicsConfig {
     pub merges: String,
     /// Dead letters: original bytes, reason and source coordinates in headers.
     pub dlq: String,
+    /// Identity review records (`IdentityReview`, Avro): links the guards refused.
+    pub quarantine: String,
+    /// Canonical events older than the allowed lateness (Avro `JourneyEvent`).
+    pub late: String,
+    /// Operator commands (JSON, e.g. unmerges); see `journey unmerge`.
+    pub control: String,
     /// Partition count for topics the pipeline creates (internal topics, and
     /// the others in `journey demo`/`replay`). Internal topics must all have
     /// the same count as `events`.
@@ -153,6 +159,9 @@ impl Default for TopicsConfig {
             alerts: "cx.journey.alerts".into(),
             merges: "cx.journey.merges".into(),
             dlq: "cx.journey.dlq".into(),
+            quarantine: "cx.journey.identity-review".into(),
+            late: "cx.journey.late-events".into(),
+            control: "cx.journey.control".into(),
             partitions: 6,
         }
     }
@@ -189,6 +198,9 @@ impl TopicsConfig {
             ("alerts", &self.alerts),
             ("merges", &self.merges),
             ("dlq", &self.dlq),
+            ("quarantine", &self.quarantine),
+            ("late", &self.late),
+            ("control", &self.control),
         ] {
             if t.trim().is_empty() {
                 return Err(format!("field `topics.{name}`: must not be empty"));

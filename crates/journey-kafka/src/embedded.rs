@@ -42,9 +42,12 @@ impl MockBroker {
             &topics.alerts,
             &topics.merges,
             &topics.dlq,
+            &topics.quarantine,
+            &topics.late,
         ] {
             self.cluster.create_topic(t, p, 1)?;
         }
+        self.cluster.create_topic(&topics.control, 1, 1)?;
         for name in [
             "identity-hops",
             "aliases",

@@ -64,9 +64,9 @@ impl StageLogic for IdentityStage {
         let mut changed: HashMap<(i32, u64), u64> = HashMap::new();
         let mut cache: HashMap<u64, u64> = HashMap::new();
         for m in batch {
-            let headers = m.headers();
-            let hop = header_u64(headers, H_HOP).unwrap_or(0) as usize;
-            let carried = header_u64(headers, H_LABEL);
+            let headers_in = m.headers();
+            let hop = header_u64(headers_in, H_HOP).unwrap_or(0) as usize;
+            let carried = header_u64(headers_in, H_LABEL);
             let Some(payload) = m.payload() else { continue };
             let event: JourneyEvent = match self.codecs.event.decode(payload) {
                 Ok(e) => e,
@@ -120,6 +120,9 @@ impl StageLogic for IdentityStage {
                 }
             }
             let mut headers = vec![(H_LABEL, label.to_string().into_bytes())];
+            if let Some(c) = header(headers_in, H_CONTROL) {
+                headers.push((H_CONTROL, c.to_vec()));
+            }
             if let Some(next) = event.identifiers.get(hop + 1) {
                 headers.push((H_HOP, (hop + 1).to_string().into_bytes()));
                 let h = next.hash64();

@@ -83,18 +83,33 @@ impl ReadRecord {
 
 /// Everything currently in `topic`, in partition then offset order.
 pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Result<Vec<ReadRecord>, PipelineError> {
+    Ok(read_topics(kafka, &[topic])?
+        .remove(topic)
+        .unwrap_or_default())
+}
+
+/// Everything currently in each of `topics` (one consumer, one quiet
+/// period), per topic in partition then offset order.
+pub fn read_topics(
+    kafka: &KafkaConfig,
+    topics: &[&str],
+) -> Result<std::collections::HashMap<String, Vec<ReadRecord>>, PipelineError> {
     let consumer: BaseConsumer = kafka
         .client_config()
         .set("group.id", format!("{}.reader", kafka.application_id))
         .set("enable.auto.commit", "false")
         .create()?;
-    let partitions = crate::topics::partition_count(kafka, topic)?;
     let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    let mut out: std::collections::HashMap<String, Vec<ReadRecord>> =
+        std::collections::HashMap::new();
+    for topic in topics {
+        let partitions = crate::topics::partition_count(kafka, topic)?;
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+        out.insert(topic.to_string(), Vec::new());
     }
     consumer.assign(&tpl)?;
-    let mut out = Vec::new();
     // End of topic = a quiet period with nothing new (watermarks are not
     // trusted: Tansu reports wrong ones).
     let mut last_new = Instant::now();
@@ -104,7 +119,7 @@ pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Result<Vec<ReadRecord>, P
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(m)) => {
                 last_new = Instant::now();
-                out.push(ReadRecord {
+                let record = ReadRecord {
                     partition: m.partition(),
                     offset: m.offset(),
                     key: m.key().map(<[u8]>::to_vec),
@@ -117,11 +132,14 @@ pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Result<Vec<ReadRecord>, P
                                 .collect()
                         })
                         .unwrap_or_default(),
-                });
+                };
+                out.entry(m.topic().to_string()).or_default().push(record);
             }
         }
     }
-    out.sort_by_key(|r| (r.partition, r.offset));
+    for records in out.values_mut() {
+        records.sort_by_key(|r| (r.partition, r.offset));
+    }
     Ok(out)
 }
 

@@ -19,18 +19,20 @@ pub mod topics;
 
 mod aliases;
 mod changelog;
+pub mod control;
 mod identity_stage;
 mod normalise_stage;
 mod passthrough;
 mod pipeline;
 mod records;
 mod stage;
+pub mod stitch_metrics;
 mod stitch_stage;
 
 use std::path::PathBuf;
 
 pub use config::{BatchConfig, KafkaConfig, RawTopic, TopicsConfig};
-pub use pipeline::{Counters, Health, Pipeline};
+pub use pipeline::{owner_alert_topics, Counters, Health, Pipeline};
 
 /// Everything a [`Pipeline`] needs.
 #[derive(Debug, Clone)]

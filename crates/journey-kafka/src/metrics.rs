@@ -31,6 +31,8 @@ pub struct Metrics {
     pub components: IntGauge,
     pub component_size: Histogram,
     pub state_write_errors: IntCounter,
+    /// Identity and journey KPI metrics of the stitch stage.
+    pub stitch: crate::stitch_metrics::StitchMetrics,
 }
 
 impl Metrics {
@@ -132,7 +134,9 @@ impl Metrics {
         registry
             .register(Box::new(component_size.clone()))
             .expect("unique metric");
+        let stitch = crate::stitch_metrics::StitchMetrics::new(&registry);
         Arc::new(Metrics {
+            stitch,
             registry,
             events_in,
             events_out,

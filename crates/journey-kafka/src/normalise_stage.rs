@@ -24,6 +24,8 @@ pub struct NormaliseStage {
     pub cfg: NormalizeConfig,
     pub codecs: Codecs,
     pub events_topic: String,
+    /// Operator commands (see [`crate::control`]).
+    pub control_topic: String,
     pub stitch_topic: String,
     pub dlq_topic: String,
     pub partitions: i32,
@@ -53,6 +55,44 @@ impl NormaliseStage {
     }
 }
 
+impl NormaliseStage {
+    /// A command from the control topic: normalised and sent on as an
+    /// envelope addressed like an event, or one dead letter.
+    fn control(&self, m: &BorrowedMessage<'_>, out: &mut Outgoing) {
+        let record_ms = m.timestamp().to_millis().unwrap_or(0);
+        let parsed = m
+            .payload()
+            .ok_or_else(|| "record has no value".to_string())
+            .and_then(|p| crate::control::parse(p, record_ms, &self.cfg));
+        let unmerge = match parsed {
+            Ok(u) => u,
+            Err(reason) => {
+                self.dead_letter(m, "control", "invalid_command", &reason, out);
+                return;
+            }
+        };
+        let envelope = crate::control::envelope(&unmerge);
+        let bytes = match self.codecs.event.encode(&envelope) {
+            Ok(b) => b,
+            Err(e) => {
+                self.dead_letter(m, "control", "encode", &e.to_string(), out);
+                return;
+            }
+        };
+        let hash = envelope.identifiers[0].hash64();
+        out.push(
+            &self.events_topic,
+            Some(partition_of(hash, self.partitions)),
+            Some(format!("{hash:016x}").into_bytes()),
+            Some(bytes),
+            vec![
+                (H_HOP, b"0".to_vec()),
+                (H_CONTROL, crate::control::UNMERGE.to_vec()),
+            ],
+        );
+    }
+}
+
 impl StageLogic for NormaliseStage {
     const NAME: &'static str = "normalise";
 
@@ -63,6 +103,10 @@ impl StageLogic for NormaliseStage {
         _: &mut WriteBatch,
     ) -> Result<(), PipelineError> {
         for m in batch {
+            if m.topic() == self.control_topic {
+                self.control(m, out);
+                continue;
+            }
             let Some(&(channel, format)) = self.formats.get(m.topic()) else {
                 self.dead_letter(
                     m,

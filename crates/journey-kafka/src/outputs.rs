@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use journey_core::avro::{AvroCodec, Framing, RecordType};
-use journey_core::model::{Handover, JourneyAlert, MergeRecord};
+use journey_core::model::{Handover, IdentityReview, JourneyAlert, MergeRecord};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::io::{read_topic, ReadRecord};
+use crate::io::{read_topics, ReadRecord};
 use crate::records::*;
 use crate::{KafkaConfig, PipelineError, TopicsConfig};
 
@@ -30,6 +30,8 @@ pub struct Outputs {
     pub handovers: Vec<Handover>,
     pub alerts: Vec<JourneyAlert>,
     pub merges: Vec<MergeRecord>,
+    /// Identity review records from the quarantine topic.
+    pub reviews: Vec<IdentityReview>,
     pub dead_letters: Vec<DeadLetter>,
 }
 
@@ -39,8 +41,19 @@ impl Outputs {
         topics: &TopicsConfig,
         framing: &Framing,
     ) -> Result<Outputs, PipelineError> {
+        let mut all = read_topics(
+            kafka,
+            &[
+                &topics.handover,
+                &topics.alerts,
+                &topics.merges,
+                &topics.quarantine,
+                &topics.dlq,
+            ],
+        )?;
+        let mut take = |t: &str| all.remove(t).unwrap_or_default();
         let mut handovers: Vec<Handover> = latest(
-            read_topic(kafka, &topics.handover)?,
+            take(&topics.handover),
             &AvroCodec::new(RecordType::Handover, *framing),
         )?;
         handovers.sort_by(|a, b| {
@@ -48,16 +61,22 @@ impl Outputs {
                 .cmp(&(b.trigger.event_time_ms, &b.handover_id))
         });
         let mut alerts: Vec<JourneyAlert> = latest(
-            read_topic(kafka, &topics.alerts)?,
+            take(&topics.alerts),
             &AvroCodec::new(RecordType::JourneyAlert, *framing),
         )?;
         alerts.sort_by(|a, b| (a.fired_at_ms, &a.alert_id).cmp(&(b.fired_at_ms, &b.alert_id)));
         let mut merges: Vec<MergeRecord> = latest(
-            read_topic(kafka, &topics.merges)?,
+            take(&topics.merges),
             &AvroCodec::new(RecordType::MergeRecord, *framing),
         )?;
         merges.sort_by(|a, b| (a.event_time_ms, &a.merge_id).cmp(&(b.event_time_ms, &b.merge_id)));
-        let mut dead_letters: Vec<DeadLetter> = read_topic(kafka, &topics.dlq)?
+        let mut reviews: Vec<IdentityReview> = latest(
+            take(&topics.quarantine),
+            &AvroCodec::new(RecordType::IdentityReview, *framing),
+        )?;
+        reviews
+            .sort_by(|a, b| (a.event_time_ms, &a.review_id).cmp(&(b.event_time_ms, &b.review_id)));
+        let mut dead_letters: Vec<DeadLetter> = take(&topics.dlq)
             .into_iter()
             .map(|r| {
                 let text = |h: &str| {
@@ -86,9 +105,30 @@ impl Outputs {
             handovers,
             alerts,
             merges,
+            reviews,
             dead_letters,
         })
     }
+}
+
+/// The alerts of several alert topics (one per owner when alerts are routed
+/// by owner), the latest revision of every alert id, in canonical order, each
+/// with the topic it was read from.
+pub fn read_alert_topics(
+    kafka: &KafkaConfig,
+    topics: &[String],
+    framing: &Framing,
+) -> Result<Vec<(String, JourneyAlert)>, PipelineError> {
+    let codec = AvroCodec::new(RecordType::JourneyAlert, *framing);
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let mut all = read_topics(kafka, &names)?;
+    let mut out = Vec::new();
+    for topic in topics {
+        let alerts: Vec<JourneyAlert> = latest(all.remove(topic).unwrap_or_default(), &codec)?;
+        out.extend(alerts.into_iter().map(|a| (topic.clone(), a)));
+    }
+    out.sort_by(|a, b| (a.1.fired_at_ms, &a.1.alert_id).cmp(&(b.1.fired_at_ms, &b.1.alert_id)));
+    Ok(out)
 }
 
 /// Decodes every record and keeps, per output id, the one with the highest revision.

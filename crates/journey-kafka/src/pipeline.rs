@@ -68,21 +68,24 @@ impl Pipeline {
         let t = &cfg.topics;
         let identity_changelog = k.internal_topic("identity-changelog");
         let stitch_changelog = k.internal_topic("stitch-changelog");
-        create_topics(
-            k,
-            &[
-                (&t.events, p),
-                (&hops, p),
-                (&alias_topic, p),
-                (&stitch, p),
-                (&identity_changelog, p),
-                (&stitch_changelog, p),
-                (&t.handover, p),
-                (&t.alerts, p),
-                (&t.merges, p),
-                (&t.dlq, p),
-            ],
-        )?;
+        let owner_topics = owner_alert_topics(t, &cfg.stitch.rules);
+        let mut needed: Vec<(&str, i32)> = vec![
+            (&t.events, p),
+            (&hops, p),
+            (&alias_topic, p),
+            (&stitch, p),
+            (&identity_changelog, p),
+            (&stitch_changelog, p),
+            (&t.handover, p),
+            (&t.alerts, p),
+            (&t.merges, p),
+            (&t.dlq, p),
+            (&t.quarantine, p),
+            (&t.late, p),
+            (&t.control, 1),
+        ];
+        needed.extend(owner_topics.iter().map(|o| (o.as_str(), p)));
+        create_topics(k, &needed)?;
         for topic in [&t.events, &hops, &stitch] {
             let n = partition_count(k, topic)?;
             if n != p {
@@ -120,12 +123,14 @@ impl Pipeline {
             .iter()
             .map(|r| (r.topic.clone(), (r.channel, r.format)))
             .collect();
-        let raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
+        let mut raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
+        raw_topics.push(t.control.clone());
         let normalise = NormaliseStage {
             formats,
             cfg: cfg.normalize.clone(),
             codecs: codecs.clone(),
             events_topic: t.events.clone(),
+            control_topic: t.control.clone(),
             stitch_topic: stitch.clone(),
             dlq_topic: t.dlq.clone(),
             partitions: p,
@@ -213,7 +218,8 @@ impl Pipeline {
         let shared = Arc::new(Shared::default());
         shared.touch();
         let errors = Arc::new(Mutex::new(Vec::new()));
-        let raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
+        let mut raw_topics: Vec<String> = t.raw.iter().map(|r| r.topic.clone()).collect();
+        raw_topics.push(t.control.clone());
         let raw_in = metrics.events_in.with_label_values(&["all"]);
         let env = StageEnv {
             cfg: &cfg,
@@ -486,4 +492,24 @@ impl StageEnv<'_> {
             .map_err(spawn_err)?;
         Ok((L::NAME, handle))
     }
+}
+
+/// The per-owner alert topics (`<alerts>.<owner>`) when alerts are routed by
+/// owner: one per configured owner and the default owner.
+pub fn owner_alert_topics(
+    topics: &crate::TopicsConfig,
+    rules: &journey_core::rules::RulesConfig,
+) -> Vec<String> {
+    if !rules.route_by_owner {
+        return Vec::new();
+    }
+    let mut owners: Vec<&String> = rules.owners.values().collect();
+    owners.push(&rules.default_owner);
+    let mut out: Vec<String> = owners
+        .into_iter()
+        .map(|o| rules.alert_topic(&topics.alerts, o))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }

@@ -17,6 +17,10 @@ pub const H_REVISION: &str = "js.revision";
 pub const H_RETRACTED: &str = "js.retracted";
 /// The output id (alert, handover or merge id).
 pub const H_ID: &str = "js.id";
+/// The record is an operator command, not an event (value: `unmerge`).
+pub const H_CONTROL: &str = "js.control";
+/// Why a record went to the late-events topic, and the watermark it missed.
+pub const H_LATE_WATERMARK: &str = "js.late.watermark";
 // Dead-letter headers.
 pub const H_DLQ_REASON: &str = "js.error.reason";
 pub const H_DLQ_KIND: &str = "js.error.kind";
@@ -107,6 +111,7 @@ pub struct Codecs {
     pub handover: AvroCodec,
     pub alert: AvroCodec,
     pub merge: AvroCodec,
+    pub review: AvroCodec,
 }
 
 impl Codecs {
@@ -117,6 +122,7 @@ impl Codecs {
             handover: AvroCodec::new(RecordType::Handover, framing),
             alert: AvroCodec::new(RecordType::JourneyAlert, framing),
             merge: AvroCodec::new(RecordType::MergeRecord, framing),
+            review: AvroCodec::new(RecordType::IdentityReview, framing),
         }
     }
 }

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use journey_core::component::{ComponentState, Emission};
+use journey_core::component::{ComponentState, Emission, Emitted};
 use journey_core::fold::StitchConfig;
 use journey_core::journey::CustomerJourney;
 use journey_core::model::JourneyEvent;
@@ -35,6 +35,8 @@ pub struct StitchStage {
     pub handover_topic: String,
     pub alerts_topic: String,
     pub merges_topic: String,
+    pub quarantine_topic: String,
+    pub late_topic: String,
     pub dlq_topic: String,
     pub partitions: i32,
     pub metrics: Arc<Metrics>,
@@ -73,6 +75,8 @@ impl StitchStage {
             handover_topic: topics.handover.clone(),
             alerts_topic: topics.alerts.clone(),
             merges_topic: topics.merges.clone(),
+            quarantine_topic: topics.quarantine.clone(),
+            late_topic: topics.late.clone(),
             dlq_topic: topics.dlq.clone(),
             partitions,
             metrics,
@@ -139,6 +143,7 @@ impl StitchStage {
             t.comps.remove(&loser);
             t.dirty.remove(&loser);
             t.deleted.insert(loser);
+            self.metrics.stitch.forget(loser);
             self.receive_state(t, out, winner, state)?;
         }
         Ok(())
@@ -216,13 +221,18 @@ impl StitchStage {
                 }
                 continue;
             }
+            let control = header(headers, H_CONTROL).map(<[u8]>::to_vec);
             if root_partition != partition {
+                let mut forward = vec![(H_LABEL, root.to_string().into_bytes())];
+                if let Some(c) = control {
+                    forward.push((H_CONTROL, c));
+                }
                 out.push(
                     &self.stitch_topic,
                     Some(root_partition),
                     Some(root.to_be_bytes().to_vec()),
                     Some(payload.to_vec()),
-                    vec![(H_LABEL, root.to_string().into_bytes())],
+                    forward,
                 );
                 continue;
             }
@@ -233,7 +243,37 @@ impl StitchStage {
                     continue;
                 }
             };
-            if event.event_time_ms > self.watermark(partition)? {
+            if control.is_some() {
+                // An operator unmerge: a constraint of the component, never a
+                // touchpoint, and no event time (the watermark stays).
+                match crate::control::from_envelope(&event) {
+                    Some(u) => {
+                        self.metrics.stitch.unmerges.inc();
+                        if self.load(&mut t, root)?.add_unmerge(u) {
+                            t.dirty.insert(root);
+                        }
+                    }
+                    None => self.dead_letter(m, "malformed unmerge envelope", out),
+                }
+                continue;
+            }
+            let watermark = self.watermark(partition)?;
+            if self.cfg.lateness.too_late(event.event_time_ms, watermark) {
+                self.metrics
+                    .stitch
+                    .late_events
+                    .with_label_values(&[event.channel.as_str()])
+                    .inc();
+                out.push(
+                    &self.late_topic,
+                    None,
+                    m.key().map(<[u8]>::to_vec),
+                    Some(payload.to_vec()),
+                    vec![(H_LATE_WATERMARK, watermark.to_string().into_bytes())],
+                );
+                continue;
+            }
+            if event.event_time_ms > watermark {
                 self.watermarks.insert(partition, event.event_time_ms);
                 advanced.insert(partition);
             }
@@ -280,17 +320,12 @@ impl StitchStage {
                 .component_size
                 .observe(comp.events.len() as f64);
             let (fold, emissions) = comp.evaluate(wm, &self.cfg);
-            for r in &fold.refused_links {
-                self.metrics
-                    .refused_links
-                    .with_label_values(&[r.reason.as_str()])
-                    .inc();
-            }
+            self.metrics.stitch.observe_fold(label, &fold);
             if let Some(due) = comp.next_timer(wm, &self.cfg) {
                 state.put(Table::Timers, p, encode_timer(due, label), Vec::new());
             }
-            for (emission, revision) in emissions {
-                self.emit(emission, revision, out)?;
+            for e in emissions {
+                self.emit(e, &fold, out)?;
             }
             state.put(
                 Table::Components,
@@ -311,19 +346,25 @@ impl StitchStage {
 
     fn emit(
         &self,
-        emission: Emission,
-        revision: u64,
+        emitted: Emitted,
+        fold: &journey_core::fold::FoldOutput,
         out: &mut Outgoing,
     ) -> Result<(), PipelineError> {
+        let Emitted {
+            emission,
+            revision,
+            first,
+        } = emitted;
         let encode_err = |e: journey_core::avro::AvroError| PipelineError::Stage {
             stage: "stitch",
             reason: e.to_string(),
         };
+        let alert_topic = |owner: &str| self.cfg.rules.alert_topic(&self.alerts_topic, owner);
         let (topic, id, customer, bytes) = match &emission {
             Emission::Handover(h) => {
                 self.metrics.handovers.inc();
                 (
-                    &self.handover_topic,
+                    self.handover_topic.clone(),
                     &h.handover_id,
                     &h.customer_id,
                     self.codecs.handover.encode(h).map_err(encode_err)?,
@@ -334,8 +375,11 @@ impl StitchStage {
                     .alerts
                     .with_label_values(&[a.rule.as_str()])
                     .inc();
+                if first {
+                    self.metrics.stitch.observe_alert(a, fold, &self.cfg.rules);
+                }
                 (
-                    &self.alerts_topic,
+                    alert_topic(&a.owner),
                     &a.alert_id,
                     &a.customer_id,
                     self.codecs.alert.encode(a).map_err(encode_err)?,
@@ -343,22 +387,45 @@ impl StitchStage {
             }
             Emission::Merge(m) => {
                 self.metrics.merges.inc();
+                if m.kind == journey_core::model::MergeKind::Split {
+                    self.metrics.stitch.splits.inc();
+                }
                 (
-                    &self.merges_topic,
+                    self.merges_topic.clone(),
                     &m.merge_id,
                     &m.winner,
                     self.codecs.merge.encode(m).map_err(encode_err)?,
                 )
             }
-            Emission::Retract(id) => {
+            Emission::Review(r) => {
+                self.metrics
+                    .stitch
+                    .reviews
+                    .with_label_values(&[r.reason.as_str()])
+                    .inc();
+                self.metrics
+                    .refused_links
+                    .with_label_values(&[r.reason.as_str()])
+                    .inc();
+                (
+                    self.quarantine_topic.clone(),
+                    &r.review_id,
+                    &r.review_id,
+                    self.codecs.review.encode(r).map_err(encode_err)?,
+                )
+            }
+            Emission::Retract { id, owner } => {
                 let topic = match id.split('-').next() {
-                    Some("ho") => &self.handover_topic,
-                    Some("al") => &self.alerts_topic,
-                    _ => &self.merges_topic,
+                    Some("ho") => self.handover_topic.clone(),
+                    Some("al") => {
+                        alert_topic(owner.as_deref().unwrap_or(&self.cfg.rules.default_owner))
+                    }
+                    Some("rv") => self.quarantine_topic.clone(),
+                    _ => self.merges_topic.clone(),
                 };
                 self.metrics.retractions.inc();
                 out.push(
-                    topic,
+                    &topic,
                     None,
                     Some(id.as_bytes().to_vec()),
                     None,
@@ -372,7 +439,7 @@ impl StitchStage {
             }
         };
         out.push(
-            topic,
+            &topic,
             None,
             Some(customer.as_bytes().to_vec()),
             Some(bytes),
@@ -480,7 +547,9 @@ pub fn journeys(
                 stage: "stitch",
                 reason: e.to_string(),
             })?;
-            out.extend(journey_core::fold::fold(&comp.events, wm, cfg).customers);
+            out.extend(
+                journey_core::fold::fold_with(&comp.events, &comp.unmerges, wm, cfg).customers,
+            );
         }
     }
     out.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));

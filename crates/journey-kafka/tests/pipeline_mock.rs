@@ -81,6 +81,10 @@ fn pipeline_equals_oracle_on_generated_input() {
         "handovers equal the oracle's"
     );
     assert_eq!(outputs.alerts, expected.alerts, "alerts equal the oracle's");
+    assert_eq!(
+        outputs.reviews, expected.reviews,
+        "identity reviews equal the oracle's"
+    );
     assert!(
         !expected.alerts.is_empty()
             && !expected.handovers.is_empty()

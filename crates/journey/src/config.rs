@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use figment::Figment;
 use journey_core::avro::Framing;
-use journey_core::fold::StitchConfig;
+use journey_core::fold::{Lateness, StitchConfig};
 use journey_core::identity::IdentityPolicy;
 use journey_core::normalize::NormalizeConfig;
 use journey_core::rules::RulesConfig;
@@ -30,13 +30,14 @@ use serde::{Deserialize, Serialize};
 mod tests;
 
 /// The top-level sections, also the only first levels read from the environment.
-pub const SECTIONS: [&str; 9] = [
+pub const SECTIONS: [&str; 10] = [
     "kafka",
     "topics",
     "batch",
     "normalize",
     "identity",
     "rules",
+    "lateness",
     "state",
     "http",
     "output",
@@ -61,6 +62,8 @@ pub struct Config {
     pub identity: IdentityPolicy,
     /// `[rules]`: alert rules, journey owners, handover size.
     pub rules: RulesConfig,
+    /// `[lateness]`: how late an event may arrive and still join its journey.
+    pub lateness: Lateness,
     /// `[state]`: where the RocksDB state lives.
     pub state: StateSection,
     /// `[http]`: the metrics and health endpoint.
@@ -325,6 +328,13 @@ impl Config {
         if let Err(e) = self.output.framing() {
             problems.push(e);
         }
+        problems.extend(self.identity.validate());
+        problems.extend(self.rules.validate().into_iter().map(|p| p.to_string()));
+        if self.lateness.allowed_hours < 1 {
+            problems.push(
+                "field `lateness.allowed_hours`: must be at least 1 (default 720, 30 days)".into(),
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -347,6 +357,7 @@ impl Config {
             stitch: StitchConfig {
                 identity: self.identity,
                 rules: self.rules,
+                lateness: self.lateness,
             },
             state_dir: self.state.dir,
             framing,

@@ -18,6 +18,7 @@ mod service;
 mod shadow;
 mod status_cmd;
 mod timeline;
+mod unmerge_cmd;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -81,6 +82,27 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Undo a wrong identity link: A and B never end up in one customer again.
+    ///
+    /// Writes a command to the control topic ([topics] control). The running pipeline
+    /// re-derives the affected customers and journeys as if the link had never been
+    /// made, emits a split record on the merges topic and corrects handovers and
+    /// alerts. Identifiers are TYPE:VALUE (customer_number, loyalty_id, user_id, email,
+    /// phone, device_id, vendor_contact, anonymous_id), normalised like event input.
+    Unmerge {
+        /// The TOML configuration file of the service.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// One identifier, e.g. customer_number:B-7.
+        #[arg(long, value_name = "TYPE:VALUE")]
+        a: String,
+        /// The identifier wrongly linked to it, e.g. "phone:+49 170 1111111".
+        #[arg(long, value_name = "TYPE:VALUE")]
+        b: String,
+        /// Why (kept with the command for audit; never copied to outputs).
+        #[arg(long, default_value = "")]
+        reason: String,
     },
     /// Run everything on an in-process broker with generated data, then show a summary.
     ///
@@ -252,6 +274,12 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config } => service::run(&config)?,
         Command::Status { config, json } => status_cmd::run(&config, json)?,
+        Command::Unmerge {
+            config,
+            a,
+            b,
+            reason,
+        } => unmerge_cmd::run(&config, &a, &b, &reason)?,
         Command::Demo {
             customers,
             seed,

@@ -525,6 +525,17 @@ pub(crate) fn survey(
     sink.push(e, p.idx, key);
 }
 
+/// An account registration carrying all of a customer's own identifiers
+/// (not the household landline, which is shared): the evidence that makes
+/// the whole truth linkable in the identity-quality set.
+pub(crate) fn registration(p: &mut Person, rng: &mut ChaCha8Rng, sink: &mut Sink, w: Window) {
+    let t = w.time(rng, Channel::Web);
+    let all = [IdK::Cn, IdK::Email, IdK::Mobile, IdK::Loyalty, IdK::User];
+    let mut e = sink.ev(rng, Channel::Web, "signup", t);
+    p.write_customer(&mut e.j, rng, Channel::Web, &all, None);
+    sink.push(e, p.idx, None);
+}
+
 /// A web session: page views and tracked actions, sometimes a checkout with
 /// login and purchase. `quiet`: browsing only.
 pub(crate) fn web_session(
@@ -582,6 +593,20 @@ pub(crate) fn web_session(
             sink.push(e, p.idx, Some(anon.clone()));
             logged_in = true;
         }
+    }
+    if sink.identify_every_session && !logged_in {
+        let (kind, ids) = if p.user.is_some() {
+            ("login", vec![IdK::User])
+        } else if p.email.is_some() {
+            ("signup", vec![IdK::Email])
+        } else {
+            ("signup", vec![IdK::Cn])
+        };
+        t += rng.gen_range(5..60) * 1000;
+        let mut e = sink.ev(rng, ch, kind, t);
+        p.write_customer(&mut e.j, rng, ch, &ids, Some(&anon));
+        sink.push(e, p.idx, Some(anon.clone()));
+        logged_in = p.user.is_some();
     }
     if quiet || !rng.gen_bool(0.18) {
         return;

@@ -300,6 +300,8 @@ pub(crate) struct Sink {
     counter: u64,
     base: u64,
     spare: Vec<Json>,
+    /// Every anonymous web session ends identified (see `GeneratorConfig::unidentified_sessions`).
+    pub identify_every_session: bool,
 }
 
 impl Sink {
@@ -309,6 +311,7 @@ impl Sink {
             counter: 0,
             base: 100_000 + mix64(seed) % 800_000,
             spare: Vec::new(),
+            identify_every_session: false,
         }
     }
 

@@ -46,6 +46,13 @@ pub struct GeneratorConfig {
     pub malformed_per_mille: u32,
     /// Play the scripted stories.
     pub stories: bool,
+    /// `false` (default): realistic traffic, in which some anonymous web
+    /// sessions never identify and some customers never use two of their
+    /// identifiers together. `true`: the identity-quality set, in which all
+    /// of the truth is linkable: every anonymous session ends with a login or
+    /// sign-up, and every customer registers once with all their identifiers
+    /// (in the channel's noisy notations).
+    pub linkable_only: bool,
 }
 
 impl Default for GeneratorConfig {
@@ -57,6 +64,7 @@ impl Default for GeneratorConfig {
             days: 14,
             malformed_per_mille: 2,
             stories: true,
+            linkable_only: false,
         }
     }
 }
@@ -232,9 +240,13 @@ fn generate_inner(cfg: &GeneratorConfig, capacity_hint: Option<usize>) -> Genera
 
     let mut people = population::population(cfg.seed, n, &is_story);
     let mut sink = emit::Sink::new(cfg.seed, capacity_hint.unwrap_or(n * 20));
+    sink.identify_every_session = cfg.linkable_only;
     for p in people.iter_mut() {
         let mut rng = rng_for(cfg.seed, p.idx, 2);
         background::traffic(p, &mut rng, &mut sink, w);
+        if cfg.linkable_only {
+            background::registration(p, &mut rng, &mut sink, w);
+        }
     }
     let mut stories = Vec::with_capacity(cast.len());
     for &(kind, instance, c) in &cast {
