@@ -109,7 +109,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
     );
     let embedded = Embedded::start("journey-bench")?;
     let kafka = embedded.kafka.clone();
-    embedded.create_topics(&topics)?;
+    embedded.create_topics(&topics, &journey_core::rules::RulesConfig::default())?;
     let t = Instant::now();
     let n = embedded::produce(&kafka, &records, false)?;
     drop(records);

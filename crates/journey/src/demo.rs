@@ -67,7 +67,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let embedded = Embedded::start("journey-demo")?;
-    embedded.create_topics(&topics)?;
+    embedded.create_topics(&topics, &journey_core::rules::RulesConfig::default())?;
     let produced = embedded::produce(&embedded.kafka, &records, false)?;
     let cfg = PipelineConfig {
         kafka: embedded.kafka.clone(),

@@ -67,10 +67,20 @@ impl Embedded {
         Ok(())
     }
 
-    pub fn create_topics(&self, topics: &TopicsConfig) -> anyhow::Result<()> {
+    /// The pipeline's topics, and one alerts topic per owner when `rules` routes by owner.
+    pub fn create_topics(
+        &self,
+        topics: &TopicsConfig,
+        rules: &journey_core::rules::RulesConfig,
+    ) -> anyhow::Result<()> {
         self.broker
             .create_pipeline_topics(&self.kafka, topics, topics.partitions)
             .context("cannot create topics")?;
+        for t in journey_kafka::owner_alert_topics(topics, rules) {
+            self.broker
+                .create_topic(&t, topics.partitions)
+                .with_context(|| format!("cannot create topic {t}"))?;
+        }
         Ok(())
     }
 }
@@ -222,6 +232,7 @@ pub fn run_to_quiet(
         .context("cannot create a temp state folder")?;
     cfg.state_dir = state.path().to_path_buf();
     let (kafka, topics, framing) = (cfg.kafka.clone(), cfg.topics.clone(), cfg.framing);
+    let owner_topics = journey_kafka::owner_alert_topics(&topics, &cfg.stitch.rules);
     let pipeline = Pipeline::start(cfg, Metrics::new()).context("cannot start the pipeline")?;
     let driven = drive(&pipeline, expected_raw, timeout, quiet);
     let (_timings, counters) = match driven {
@@ -239,8 +250,16 @@ pub fn run_to_quiet(
     pipeline
         .shutdown()
         .context("the pipeline did not shut down cleanly")?;
-    let outputs =
+    let mut outputs =
         Outputs::read(&kafka, &topics, &framing).context("cannot read the output topics back")?;
+    if !owner_topics.is_empty() {
+        // Alerts routed by owner: gathered from every owner's topic.
+        outputs.alerts = journey_kafka::outputs::read_alert_topics(&kafka, &owner_topics, &framing)
+            .context("cannot read the owner alert topics back")?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect();
+    }
     drop(state);
     Ok(Finished {
         journeys,

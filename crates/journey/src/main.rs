@@ -118,7 +118,7 @@ enum Command {
         /// Seed of the generator: the same seed gives the same input.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Folder for handovers.jsonl, alerts.jsonl, merges.jsonl, journeys.jsonl and dlq.jsonl.
+        /// Folder for handovers.jsonl, alerts.jsonl, merges.jsonl, identity-reviews.jsonl, journeys.jsonl and dlq.jsonl.
         #[arg(long, value_name = "DIR", default_value = "journey-demo-out")]
         out: PathBuf,
         /// Partitions of every topic.
@@ -134,7 +134,7 @@ enum Command {
     /// is the line's "channel" field when present (the line is then sent as-is), else the one
     /// channel named in the file name (chat.jsonl, 2026-11-chat.jsonl). Empty lines are
     /// skipped; every other line that cannot be processed ends up in dlq.jsonl with a reason.
-    /// Writes handovers.jsonl, alerts.jsonl, merges.jsonl, journeys.jsonl and dlq.jsonl;
+    /// Writes handovers.jsonl, alerts.jsonl, merges.jsonl, identity-reviews.jsonl, journeys.jsonl and dlq.jsonl;
     /// the same input always gives byte-identical files.
     Replay {
         /// Input files (JSON lines).

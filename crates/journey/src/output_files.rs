@@ -1,6 +1,6 @@
 //! The JSON-lines files that `journey demo` and `journey replay` write:
-//! `handovers.jsonl`, `alerts.jsonl`, `merges.jsonl`, `journeys.jsonl` and
-//! `dlq.jsonl`.
+//! `handovers.jsonl`, `alerts.jsonl`, `merges.jsonl`, `identity-reviews.jsonl`,
+//! `journeys.jsonl` and `dlq.jsonl`.
 //!
 //! Deterministic by construction: every list is sorted into its canonical
 //! order (by event time, then id; journeys by customer id; dead letters by
@@ -111,6 +111,8 @@ impl RunOutputs {
             .sort_by(|a, b| (a.fired_at_ms, &a.alert_id).cmp(&(b.fired_at_ms, &b.alert_id)));
         o.merges
             .sort_by(|a, b| (a.event_time_ms, &a.merge_id).cmp(&(b.event_time_ms, &b.merge_id)));
+        o.reviews
+            .sort_by(|a, b| (a.event_time_ms, &a.review_id).cmp(&(b.event_time_ms, &b.review_id)));
         self.journeys
             .sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
     }
@@ -135,7 +137,7 @@ impl RunOutputs {
         lines
     }
 
-    /// Writes the five files into `dir` (created when missing) and returns their paths.
+    /// Writes the six files into `dir` (created when missing) and returns their paths.
     ///
     /// # Errors
     /// When the folder or a file cannot be written.
@@ -147,6 +149,7 @@ impl RunOutputs {
             write_jsonl(dir, "handovers.jsonl", &self.outputs.handovers)?,
             write_jsonl(dir, "alerts.jsonl", &self.outputs.alerts)?,
             write_jsonl(dir, "merges.jsonl", &self.outputs.merges)?,
+            write_jsonl(dir, "identity-reviews.jsonl", &self.outputs.reviews)?,
             write_jsonl(dir, "journeys.jsonl", &self.journeys)?,
             write_jsonl(dir, "dlq.jsonl", &self.dlq_lines())?,
         ])

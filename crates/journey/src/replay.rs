@@ -137,7 +137,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<Vec<PathBuf>> {
     let pipeline_cfg = config
         .into_pipeline_config()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    embedded.create_topics(&pipeline_cfg.topics)?;
+    embedded.create_topics(&pipeline_cfg.topics, &pipeline_cfg.stitch.rules)?;
     let shadow_inputs = candidate.as_ref().map(|_| {
         (
             pipeline_cfg.topics.clone(),
