@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use journey_core::avro::Framing;
 use journey_core::fold::{FoldOutput, StitchConfig};
 use journey_core::generate::RawRecord;
-use journey_core::model::SourceRef;
+use journey_core::model::{JourneyEvent, SourceRef};
 use journey_core::normalize::{normalize, Format, NormalizeConfig};
 use journey_core::oracle::oracle;
 use journey_kafka::io::produce_all;
@@ -50,6 +50,13 @@ pub fn produce(kafka: &KafkaConfig, topics: &TopicsConfig, records: &[RawRecord]
 /// The oracle's result for `records` (native format, default configuration)
 /// and how many of them must become dead letters.
 pub fn expected(records: &[RawRecord]) -> (FoldOutput, usize) {
+    let (events, bad) = normalised(records);
+    (oracle(&events, &StitchConfig::default()), bad)
+}
+
+/// The canonical events of `records` (native format, default normalisation)
+/// and how many records do not normalise.
+pub fn normalised(records: &[RawRecord]) -> (Vec<JourneyEvent>, usize) {
     let mut events = Vec::new();
     let mut bad = 0;
     for r in records {
@@ -64,7 +71,7 @@ pub fn expected(records: &[RawRecord]) -> (FoldOutput, usize) {
             Err(_) => bad += 1,
         }
     }
-    (oracle(&events, &StitchConfig::default()), bad)
+    (events, bad)
 }
 
 /// Reads the outputs until alerts, handovers, merges and the dead-letter count

@@ -14,10 +14,8 @@ use std::time::{Duration, Instant};
 use journey_core::avro::{AvroCodec, Framing, RecordType};
 use journey_core::fold::{FoldOutput, StitchConfig};
 use journey_core::generate::{generate, GeneratorConfig, RawRecord};
-use journey_core::model::{
-    Channel, IdType, Identifier, JourneyEvent, MergeKind, SourceRef, Unmerge,
-};
-use journey_core::normalize::{normalize, Format, NormalizeConfig};
+use journey_core::model::{Channel, IdType, Identifier, JourneyEvent, MergeKind, Unmerge};
+use journey_core::normalize::NormalizeConfig;
 use journey_core::oracle::oracle_with;
 use journey_kafka::embedded::MockBroker;
 use journey_kafka::io::{produce_all, read_topic};
@@ -68,23 +66,6 @@ fn story() -> Vec<RawRecord> {
             r#"{"channel": "store", "id": "ben-3", "time": "2026-11-03T15:00:00Z", "type": "visit", "customer": {"customer_number": "B-7", "phone": "+491701111111"}, "topic": "delivery"}"#,
         ),
     ]
-}
-
-fn events(records: &[RawRecord]) -> Vec<JourneyEvent> {
-    records
-        .iter()
-        .filter_map(|r| {
-            normalize(
-                r.channel,
-                Format::Native,
-                &r.payload,
-                &SourceRef::default(),
-                &NormalizeConfig::default(),
-            )
-            .ok()
-        })
-        .flatten()
-        .collect()
 }
 
 fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<(), String>) {
@@ -191,7 +172,7 @@ fn unmerge_routing_quarantine_and_late_events_through_the_pipeline() {
     .expect("pipeline starts");
 
     // Phase 1: the wrong link merged Anna and Ben.
-    let evs = events(&records);
+    let (evs, _) = scenario::normalised(&records);
     let merged = oracle_with(&evs, &[], &stitch);
     let anna = Identifier::new(IdType::Email, "anna@x.de");
     let ben = Identifier::new(IdType::CustomerNumber, "B-7");
@@ -251,8 +232,10 @@ fn unmerge_routing_quarantine_and_late_events_through_the_pipeline() {
         || converged(&kafka, &topics, &owners, &stitch, &split),
     );
     assert_eq!(metrics.stitch.unmerges.get(), 1);
-    // KPI metrics: every alert id ever opened (before and after the unmerge)
-    // is counted once under its rule and topic.
+    // KPI metrics: every alert id opened (before and after the unmerge) is
+    // counted under its rule and topic. Alerts emitted early and retracted
+    // when a later-arriving event changed history count too (arrival order
+    // decides those), so the count is at least the oracle's.
     let opened: std::collections::BTreeSet<&str> = merged
         .alerts
         .iter()
@@ -265,15 +248,17 @@ fn unmerge_routing_quarantine_and_late_events_through_the_pipeline() {
         .map(|a| a.alert_id.as_str())
         .collect();
     assert!(!opened.is_empty());
-    assert_eq!(
-        metrics
-            .stitch
-            .alerts_by_topic
-            .with_label_values(&["broken_promise", "refund"])
-            .get(),
-        opened.len() as u64,
-        "one count per broken_promise alert about a refund"
+    let counted = metrics
+        .stitch
+        .alerts_by_topic
+        .with_label_values(&["broken_promise", "refund"])
+        .get();
+    assert!(
+        counted >= opened.len() as u64,
+        "{counted} broken_promise alerts about a refund counted, the oracle opens {}",
+        opened.len()
     );
+
     assert!(metrics.stitch.cluster_size.get_sample_count() > 0);
     assert!(metrics.stitch.splits.get() >= 1);
 
