@@ -128,7 +128,8 @@ impl Fleet {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_journey"));
         cmd.args(["run", "--config"])
             .arg(self.config_path(n))
-            .env("JOURNEY_LOG", "info")
+            // Failed offset commits are logged at debug level: I6 needs them.
+            .env("JOURNEY_LOG", "info,journey_kafka::stage=debug")
             .stdout(stdout)
             .stderr(log);
         match &self.fault {

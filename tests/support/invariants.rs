@@ -520,9 +520,9 @@ pub fn i5_order(journeys: &[CustomerJourney], raw: &RawOutputs, topics: &TopicsC
             }
         }
     }
-    let latest = raw.latest();
+    let handovers: Vec<Handover> = decode_latest(&raw.handover, RecordType::Handover);
     let mut per_customer: BTreeMap<&str, usize> = BTreeMap::new();
-    for h in &latest.handovers {
+    for h in &handovers {
         *per_customer.entry(h.customer_id.as_str()).or_default() += 1;
         let trigger = (h.trigger.event_time_ms, &h.trigger.event_id);
         for w in h.recent_touchpoints.windows(2) {
@@ -571,7 +571,7 @@ pub fn i5_order(journeys: &[CustomerJourney], raw: &RawOutputs, topics: &TopicsC
         format!(
             "{} journeys in event-time order, {} handovers of {} customers ordered, revisions monotonic per partition",
             journeys.len(),
-            latest.handovers.len(),
+            handovers.len(),
             per_customer.len()
         ),
     )
