@@ -431,7 +431,9 @@ pub fn i4_repeats_identical(raw: &RawOutputs, topics: &TopicsConfig) -> Check {
     let mut problems = Vec::new();
     let mut repeats = 0usize;
     for (topic, records) in raw.with_ids(topics) {
-        let mut first: HashMap<(&[u8], u64), (bool, Option<&[u8]>, i32, i64)> = HashMap::new();
+        // (id, revision) → (retracted, payload, partition, offset) of its first emission
+        type First<'a> = HashMap<(&'a [u8], u64), (bool, Option<&'a [u8]>, i32, i64)>;
+        let mut first: First<'_> = HashMap::new();
         for r in records {
             let Some(id) = header(r, H_ID) else {
                 problems.push(format!(
@@ -471,7 +473,9 @@ pub fn i4_repeats_identical(raw: &RawOutputs, topics: &TopicsConfig) -> Check {
             }
         }
     }
-    let mut dl: HashMap<(String, i32, i64), (Option<&[u8]>, String)> = HashMap::new();
+    // source coordinates → (payload, reason) of the first dead letter
+    type FirstDead<'a> = HashMap<(String, i32, i64), (Option<&'a [u8]>, String)>;
+    let mut dl: FirstDead<'_> = HashMap::new();
     for r in &raw.dlq {
         let src = dead_letter_source(r);
         let this = (r.payload.as_deref(), text(r, H_DLQ_REASON));

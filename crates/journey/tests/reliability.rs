@@ -575,7 +575,8 @@ fn poison_corpus() -> Vec<Poison> {
         deep.extend(std::iter::repeat_n(b'[', depth));
         deep.extend(std::iter::repeat_n(b']', depth));
         deep.push(b'}');
-        let cases: Vec<(&'static str, Option<Vec<u8>>, Option<Vec<u8>>)> = vec![
+        type Case = (&'static str, Option<Vec<u8>>, Option<Vec<u8>>); // (what, key, value)
+        let cases: Vec<Case> = vec![
             (
                 "invalid JSON",
                 Some(b"k".to_vec()),
