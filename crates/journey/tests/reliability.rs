@@ -457,6 +457,7 @@ fn f04_zombie_sigstop() {
 /// Fault 5: the broker refuses every connection for ~10 s while records are
 /// being produced, then comes back.
 #[test]
+#[ignore = "finding, seed 505, intermittent (1 of 3 runs): I6 fails: committed offsets of stitch partitions stay behind after the outage (sessions expired, queued commits rejected with ILLEGAL_GENERATION); commits that fail during a rebalance (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION) are not retried and nothing re-commits once input stops (stage.rs commits only after a batch with records), so journey status reports lag forever"]
 fn f05_broker_outage() {
     let _serial = serial();
     let seed = 505;
