@@ -4,13 +4,15 @@
 //! back from the broker, and the journeys restored from the changelogs into a
 //! fresh instance, must equal the single-threaded oracle.
 
+#[path = "../../../tests/support/instances.rs"]
+mod instances;
 #[path = "../../../tests/support/scenario.rs"]
 mod scenario;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use instances::Fleet;
 use journey_core::avro::Framing;
 use journey_core::fold::StitchConfig;
 use journey_core::generate::{generate, GeneratorConfig};
@@ -21,54 +23,6 @@ use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsCo
 
 const APP: &str = "journey-3i";
 const PARTITIONS: i32 = 6;
-
-struct Instance {
-    child: Child,
-}
-
-impl Instance {
-    fn start(dir: &Path, bootstrap: &str, n: usize) -> Instance {
-        let state = dir.join(format!("state-{n}"));
-        let config = format!(
-            "[kafka]\nbootstrap_servers = \"{bootstrap}\"\napplication_id = \"{APP}\"\nsession_timeout_ms = 6000\n\n\
-             [topics]\npartitions = {PARTITIONS}\n\n[state]\ndir = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n",
-            state.display()
-        );
-        let path = dir.join(format!("journey-{n}.toml"));
-        std::fs::write(&path, config).expect("config written");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("journey-{n}.log")))
-            .expect("log");
-        let child = Command::new(env!("CARGO_BIN_EXE_journey"))
-            .args(["run", "--config"])
-            .arg(&path)
-            .env("JOURNEY_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("journey run starts");
-        Instance { child }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 #[test]
 fn three_instances_with_a_kill_equal_the_oracle() {
@@ -95,27 +49,19 @@ fn three_instances_with_a_kill_equal_the_oracle() {
         ..GeneratorConfig::default()
     });
     let (first, second) = generated.records.split_at(generated.records.len() / 2);
-    let mut instances: Vec<Instance> = (0..3)
-        .map(|n| Instance::start(dir.path(), &kafka.bootstrap_servers, n))
-        .collect();
+    let mut fleet = Fleet::new(dir.path(), &kafka.bootstrap_servers, APP, PARTITIONS);
+    for n in 0..3 {
+        fleet.start(n);
+    }
     scenario::produce(&kafka, &topics, first);
     std::thread::sleep(Duration::from_secs(8));
-    instances[1].kill();
+    fleet.kill(1);
     scenario::produce(&kafka, &topics, second);
     std::thread::sleep(Duration::from_secs(3));
-    instances[1] = Instance::start(dir.path(), &kafka.bootstrap_servers, 1);
+    fleet.start(1);
 
     let (expected, bad) = scenario::expected(&generated.records);
-    let logs = || {
-        (0..3)
-            .map(|n| {
-                std::fs::read_to_string(dir.path().join(format!("journey-{n}.log")))
-                    .unwrap_or_default()
-            })
-            .map(|l| l.lines().rev().take(15).collect::<Vec<_>>().join("\n"))
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    };
+    let logs = || fleet.log_tails(15);
     scenario::wait_for_outputs(
         &kafka,
         &topics,
@@ -165,15 +111,7 @@ fn three_instances_with_a_kill_equal_the_oracle() {
         .as_array()
         .is_some_and(|p| p.len() == PARTITIONS as usize));
     assert_eq!(stitch["lag"], 0, "nothing left to process");
-    for i in &mut instances {
-        i.terminate();
-    }
-    for i in &mut instances {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        while i.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
+    fleet.terminate_all(Duration::from_secs(40));
 
     // A fresh instance restores every partition from the changelogs.
     let cfg = PipelineConfig {
