@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod embedded;
+pub mod fault;
 pub mod io;
 pub mod metrics;
 pub mod outputs;

@@ -60,6 +60,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn start(cfg: PipelineConfig, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
         cfg.topics.validate().map_err(PipelineError::Config)?;
+        crate::fault::init().map_err(PipelineError::Config)?;
         let k = &cfg.kafka;
         let p = cfg.topics.partitions;
         let hops = k.internal_topic("identity-hops");
@@ -203,6 +204,7 @@ impl Pipeline {
         metrics: Arc<Metrics>,
     ) -> Result<Pipeline, PipelineError> {
         use crate::passthrough::Forward;
+        crate::fault::init().map_err(PipelineError::Config)?;
         let k = &cfg.kafka;
         let p = cfg.topics.partitions;
         let stitch = k.internal_topic("stitch");

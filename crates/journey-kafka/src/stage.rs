@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use journey_core::store::{StateStore, WriteBatch};
+use journey_core::store::{StateStore, StoreError, WriteBatch};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
@@ -19,6 +19,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{debug, error, warn};
 
+use crate::fault::{self, Site};
 use crate::metrics::Metrics;
 use crate::records::Outgoing;
 use crate::PipelineError;
@@ -252,6 +253,9 @@ impl<L: StageLogic> StageRunner<L> {
                 }
                 batch = keep;
             }
+            if !batch.is_empty() {
+                fault::point(Site::AfterPoll, L::NAME);
+            }
             let mut out = Outgoing::default();
             let mut wb = WriteBatch::default();
             if !batch.is_empty() {
@@ -261,6 +265,7 @@ impl<L: StageLogic> StageRunner<L> {
             if batch.is_empty() && out.records.is_empty() && wb.is_empty() {
                 continue;
             }
+            fault::point(Site::AfterProcess, L::NAME);
             // Offsets of this batch: highest offset + 1 per partition.
             let mut next: HashMap<(&str, i32), i64> = HashMap::new();
             for m in &batch {
@@ -283,17 +288,28 @@ impl<L: StageLogic> StageRunner<L> {
                     reason: "output delivery failed; state not advanced".into(),
                 });
             }
+            fault::point(Site::AfterProduce, L::NAME);
             if let Some(store) = &self.store {
-                if let Err(e) = store.write(wb) {
+                let written = if fault::fails(Site::StateWriteError) {
+                    Err(StoreError::Io(
+                        "injected state write error (JOURNEY_FAULT)".into(),
+                    ))
+                } else {
+                    store.write(wb)
+                };
+                if let Err(e) = written {
                     self.metrics.state_write_errors.inc();
                     error!(stage = L::NAME, error = %e, "state write failed, stopping consumption");
                     return Err(e.into());
                 }
+                fault::point(Site::MidStateWrite, L::NAME);
                 for ((topic, partition), n) in &next {
                     stored.insert((topic.to_string(), *partition), *n);
                 }
+                fault::point(Site::AfterStateWrite, L::NAME);
             }
             if !next.is_empty() {
+                fault::point(Site::BeforeCommit, L::NAME);
                 let mut tpl = TopicPartitionList::new();
                 for ((topic, partition), n) in &next {
                     tpl.add_partition_offset(topic, *partition, Offset::Offset(*n))?;
