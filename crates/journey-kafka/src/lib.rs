@@ -22,6 +22,7 @@ mod aliases;
 mod changelog;
 mod identity_stage;
 mod normalise_stage;
+mod outage;
 mod passthrough;
 mod pipeline;
 mod records;

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub components: IntGauge,
     pub component_size: Histogram,
     pub state_write_errors: IntCounter,
+    /// 1 while some stage reaches no broker (it retries; the pipeline is not ready).
+    pub broker_unreachable: IntGauge,
 }
 
 impl Metrics {
@@ -84,6 +86,17 @@ impl Metrics {
             "state_write_errors_total",
             "Failed state writes (the stage stops).",
         );
+        let broker_unreachable = IntGauge::with_opts(
+            Opts::new(
+                "broker_unreachable",
+                "1 while some stage reaches no broker (retrying, not ready), else 0.",
+            )
+            .namespace("journey"),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(broker_unreachable.clone()))
+            .expect("unique metric");
         let batch_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "batch_duration_seconds",
@@ -148,6 +161,7 @@ impl Metrics {
             components,
             component_size,
             state_write_errors,
+            broker_unreachable,
         })
     }
 

@@ -19,6 +19,7 @@ use crate::aliases::{self, AliasTable};
 use crate::identity_stage::IdentityStage;
 use crate::metrics::Metrics;
 use crate::normalise_stage::NormaliseStage;
+use crate::outage::Reach;
 use crate::records::Codecs;
 use crate::stage::{
     Assignment, DeliveryCounter, Shared, SharedAssignment, StageConsumer, StageContext, StageLogic,
@@ -281,10 +282,24 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .join("; ");
+        const STAGES: [&str; 3] = ["normalise", "identity", "stitch"];
+        let unreachable: Vec<&str> = (0..STAGES.len())
+            .filter(|&i| self.shared.broker.is_down(i))
+            .map(|i| STAGES[i])
+            .collect();
         Health {
-            ready: self.shared.ready.load(Ordering::Relaxed) && !failed,
+            ready: self.shared.ready.load(Ordering::Relaxed) && !failed && unreachable.is_empty(),
             healthy: !failed,
-            detail: if failed { errors } else { "ok".into() },
+            detail: if failed {
+                errors
+            } else if !unreachable.is_empty() {
+                format!(
+                    "brokers unreachable from stage {}; retrying",
+                    unreachable.join(", ")
+                )
+            } else {
+                "ok".into()
+            },
         }
     }
 
@@ -433,10 +448,17 @@ impl StageEnv<'_> {
         assignment: SharedAssignment,
         changelog: Option<String>,
     ) -> Result<(&'static str, JoinHandle<Result<(), PipelineError>>), PipelineError> {
+        let reach = Reach {
+            shared: self.shared.clone(),
+            metrics: self.metrics.clone(),
+            stage: L::NAME,
+            index,
+        };
         let ctx = StageContext {
             stage: L::NAME,
             metrics: self.metrics.clone(),
             assignment: assignment.clone(),
+            reach: reach.clone(),
         };
         let strategy = if topics.len() > 1 && store.is_some() {
             "range"
@@ -452,11 +474,14 @@ impl StageEnv<'_> {
             .create_with_context(ctx)?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
-        let producer: StageProducer = self
-            .cfg
-            .kafka
-            .producer_config()
-            .create_with_context(DeliveryCounter::default())?;
+        let producer: StageProducer =
+            self.cfg
+                .kafka
+                .producer_config()
+                .create_with_context(DeliveryCounter {
+                    failed: Default::default(),
+                    reach: Some(reach),
+                })?;
         let runner = StageRunner {
             logic,
             consumer,

@@ -21,6 +21,7 @@ use tracing::{debug, error, warn};
 
 use crate::fault::{self, Site};
 use crate::metrics::Metrics;
+use crate::outage::{self, Backoff, Reach};
 use crate::records::Outgoing;
 use crate::PipelineError;
 
@@ -84,6 +85,8 @@ pub struct Shared {
     pub last_activity_ms: AtomicU64,
     pub started: std::sync::OnceLock<Instant>,
     pub ready: AtomicBool,
+    /// Per stage: whether it reaches the brokers (see [`crate::outage`]).
+    pub broker: outage::Flags,
 }
 
 impl Shared {
@@ -94,14 +97,21 @@ impl Shared {
     }
 }
 
-/// Consumer context: records lag from librdkafka's statistics.
+/// Consumer context: records lag from librdkafka's statistics and notices
+/// when no broker can be reached.
 pub struct StageContext {
     pub stage: &'static str,
     pub metrics: Arc<Metrics>,
     pub assignment: SharedAssignment,
+    pub reach: Reach,
 }
 
 impl ClientContext for StageContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        debug!(stage = self.stage, error = %error, reason, "librdkafka error");
+        self.reach.on_client_error(&error);
+    }
+
     fn stats(&self, stats: Statistics) {
         let lag: i64 = stats
             .topics
@@ -144,13 +154,25 @@ impl ConsumerContext for StageContext {
     }
 }
 
-/// Producer context: counts failed deliveries so a batch never counts as done when one failed.
+/// Producer context: counts failed deliveries so a batch never counts as done
+/// when one failed, and (for a stage) notices when no broker can be reached.
 #[derive(Default)]
 pub struct DeliveryCounter {
     pub failed: AtomicU64,
+    pub reach: Option<Reach>,
 }
 
-impl ClientContext for DeliveryCounter {}
+impl ClientContext for DeliveryCounter {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match &self.reach {
+            Some(reach) => {
+                debug!(stage = reach.stage, error = %error, reason, "librdkafka producer error");
+                reach.on_client_error(&error);
+            }
+            None => warn!(error = %error, reason, "librdkafka producer error"),
+        }
+    }
+}
 impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
@@ -184,7 +206,10 @@ impl<L: StageLogic> StageRunner<L> {
     pub fn run(mut self) -> Result<(), PipelineError> {
         let mut stored: HashMap<(String, i32), i64> = HashMap::new();
         let failures_seen = self.producer.context().failed.load(Ordering::Relaxed);
+        let reach = self.consumer.context().reach.clone();
+        let (mut poll_backoff, mut probe_backoff) = (Backoff::default(), Backoff::default());
         while !self.shared.stop.load(Ordering::Relaxed) {
+            reach.probe(self.consumer.client(), &mut probe_backoff);
             let started = Instant::now();
             let mut batch: Vec<BorrowedMessage<'_>> = Vec::new();
             let deadline = started + self.max_wait;
@@ -197,11 +222,21 @@ impl<L: StageLogic> StageRunner<L> {
                 };
                 match self.consumer.poll(timeout) {
                     None => break,
-                    Some(Ok(m)) => batch.push(m),
+                    Some(Ok(m)) => {
+                        poll_backoff.reset();
+                        batch.push(m);
+                    }
                     Some(Err(KafkaError::PartitionEOF(_))) => {}
                     Some(Err(e)) => {
-                        warn!(stage = L::NAME, error = %e, "consumer error, retrying");
-                        std::thread::sleep(Duration::from_millis(200));
+                        if outage::is_unreachable(&e) {
+                            reach.suspect();
+                        } else {
+                            warn!(stage = L::NAME, error = %e, "consumer error, retrying");
+                        }
+                        let pause = poll_backoff.step();
+                        if batch.is_empty() {
+                            std::thread::sleep(pause);
+                        }
                         break;
                     }
                 }
@@ -225,7 +260,9 @@ impl<L: StageLogic> StageRunner<L> {
                 }
                 let newly: Vec<i32> = newly.into_iter().collect();
                 if !newly.is_empty() {
-                    crate::changelog::restore(kafka, topic, &newly, store.as_ref())?;
+                    outage::retry(&reach, "restore from the changelog", || {
+                        crate::changelog::restore(kafka, topic, &newly, store.as_ref())
+                    })?;
                     stored.retain(|(_, p), _| !newly.contains(p));
                     self.logic.on_restored(&newly);
                 }
