@@ -83,9 +83,6 @@ pub fn record(batch: &WriteBatch, topic: &str, out: &mut Outgoing) {
 }
 
 /// Replaces the local state of `partitions` with what the changelog holds.
-/// Reads at least up to the high watermark the broker reports, then until
-/// nothing new arrives for a quiet period (watermarks alone are not trusted:
-/// Tansu reports too low ones).
 pub fn restore(
     kafka: &KafkaConfig,
     topic: &str,
@@ -96,6 +93,52 @@ pub fn restore(
     for &p in partitions {
         store.drop_partition(p)?;
     }
+    let mut applied = 0u64;
+    read(kafka, topic, partitions, &mut |_, batch| {
+        applied += batch.ops.len() as u64;
+        store.write(batch)?;
+        Ok(())
+    })?;
+    info!(topic, partitions = ?partitions, applied, seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
+    Ok(applied)
+}
+
+/// The input offsets the changelog holds for `partitions`: `(input topic,
+/// partition)` → the latest stored next offset. Reads the changelog without
+/// touching the local state.
+pub fn stored_offsets(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<HashMap<(String, i32), i64>, PipelineError> {
+    let mut offsets = HashMap::new();
+    read(kafka, topic, partitions, &mut |_, batch| {
+        for op in batch.ops {
+            if let Op::Offset {
+                topic,
+                partition,
+                next_offset,
+            } = op
+            {
+                offsets.insert((topic, partition), next_offset);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(offsets)
+}
+
+/// Hands every complete batch (ending in a marker) of `partitions` to `apply`,
+/// in changelog order per partition. Reads at least up to the high watermark
+/// the broker reports, then until nothing new arrives for a quiet period
+/// (watermarks alone are not trusted: Tansu reports too low ones).
+fn read(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: &[i32],
+    apply: &mut dyn FnMut(i32, WriteBatch) -> Result<(), PipelineError>,
+) -> Result<(), PipelineError> {
+    let started = Instant::now();
     let consumer: BaseConsumer = kafka
         .client_config()
         .set("group.id", kafka.internal_topic("restore"))
@@ -116,7 +159,6 @@ pub fn restore(
         }
     }
     let mut pending: HashMap<i32, WriteBatch> = HashMap::new();
-    let mut applied = 0u64;
     let mut last_new = Instant::now();
     while !unread.is_empty() || last_new.elapsed() < Duration::from_millis(500) {
         if started.elapsed() > Duration::from_secs(300) {
@@ -136,10 +178,7 @@ pub fn restore(
         let Some(key) = m.key() else { continue };
         let batch = pending.entry(p).or_default();
         match key.first() {
-            Some(&TAG_MARKER) => {
-                applied += batch.ops.len() as u64;
-                store.write(std::mem::take(batch))?;
-            }
+            Some(&TAG_MARKER) => apply(p, std::mem::take(batch))?,
             Some(&TAG_OFFSET) => {
                 let topic = String::from_utf8_lossy(&key[1..]).into_owned();
                 if let Some(v) = m
@@ -162,6 +201,5 @@ pub fn restore(
         }
     }
     // Ops after the last marker belong to a batch that never completed: dropped.
-    info!(topic, partitions = ?partitions, applied, seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
-    Ok(applied)
+    Ok(())
 }

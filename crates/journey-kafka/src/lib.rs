@@ -19,6 +19,7 @@ pub mod status;
 pub mod topics;
 
 mod aliases;
+mod assign;
 mod changelog;
 mod identity_stage;
 mod normalise_stage;
@@ -26,6 +27,7 @@ mod outage;
 mod passthrough;
 mod pipeline;
 mod records;
+mod spawn;
 mod stage;
 mod stitch_stage;
 

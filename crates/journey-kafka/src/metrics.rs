@@ -33,6 +33,8 @@ pub struct Metrics {
     pub state_write_errors: IntCounter,
     /// 1 while some stage reaches no broker (it retries; the pipeline is not ready).
     pub broker_unreachable: IntGauge,
+    /// Stored offsets found ahead of what the cluster holds (the stage stops).
+    pub offsets_backwards: IntCounterVec,
 }
 
 impl Metrics {
@@ -74,6 +76,11 @@ impl Metrics {
             "identity_refused_links_total",
             "Identity links refused by a guard.",
             &["guard"],
+        );
+        let offsets_backwards = counter_vec(
+            "offsets_backwards_total",
+            "Stored offsets found ahead of what the cluster holds (data lost); the stage stops.",
+            &["stage"],
         );
         let handovers = counter("handovers_total", "Handover records emitted.");
         let merges = counter("merges_total", "Identity merge records emitted.");
@@ -162,6 +169,7 @@ impl Metrics {
             component_size,
             state_write_errors,
             broker_unreachable,
+            offsets_backwards,
         })
     }
 

@@ -85,7 +85,7 @@ impl Reach {
     pub fn probe<C: ClientContext>(&self, client: &Client<C>, backoff: &mut Backoff) {
         let flags = &self.shared.broker;
         let suspect = flags.suspect[self.index].swap(false, Ordering::Relaxed);
-        if !suspect && !(self.is_down() && backoff.due()) {
+        if !(suspect || self.is_down() && backoff.due()) {
             return;
         }
         match client.fetch_metadata(None, Duration::from_secs(1)) {

@@ -10,15 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use journey_core::store::{StateStore, StoreError, WriteBatch};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{debug, error, warn};
 
+pub use crate::assign::{lock_assignment, Assignment, SharedAssignment, StageContext};
 use crate::fault::{self, Site};
 use crate::metrics::Metrics;
 use crate::outage::{self, Backoff, Reach};
@@ -49,31 +49,6 @@ pub trait StageLogic {
     fn on_revoked(&mut self, _partitions: &[i32]) {}
 }
 
-/// The partitions a stage's consumer holds, as the group protocol assigned them.
-#[derive(Debug, Default)]
-pub struct Assignment {
-    /// The topic whose partition numbers name the stage's state partitions.
-    pub state_topic: String,
-    pub assigned: std::collections::BTreeSet<(String, i32)>,
-    /// State partitions assigned since the stage last looked.
-    pub newly: std::collections::BTreeSet<i32>,
-    /// State partitions revoked since the stage last looked.
-    pub revoked: std::collections::BTreeSet<i32>,
-}
-
-pub type SharedAssignment = Arc<std::sync::Mutex<Assignment>>;
-
-pub fn lock_assignment(a: &SharedAssignment) -> std::sync::MutexGuard<'_, Assignment> {
-    a.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Assignment {
-    /// Whether the stage holds state partition `p` right now.
-    pub fn owns(&self, p: i32) -> bool {
-        self.assigned.contains(&(self.state_topic.clone(), p))
-    }
-}
-
 /// State shared between the stage threads and the pipeline handle.
 #[derive(Debug, Default)]
 pub struct Shared {
@@ -94,63 +69,6 @@ impl Shared {
         let start = *self.started.get_or_init(Instant::now);
         self.last_activity_ms
             .store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-}
-
-/// Consumer context: records lag from librdkafka's statistics and notices
-/// when no broker can be reached.
-pub struct StageContext {
-    pub stage: &'static str,
-    pub metrics: Arc<Metrics>,
-    pub assignment: SharedAssignment,
-    pub reach: Reach,
-}
-
-impl ClientContext for StageContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        debug!(stage = self.stage, error = %error, reason, "librdkafka error");
-        self.reach.on_client_error(&error);
-    }
-
-    fn stats(&self, stats: Statistics) {
-        let lag: i64 = stats
-            .topics
-            .values()
-            .flat_map(|t| t.partitions.values())
-            .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
-            .map(|p| p.consumer_lag)
-            .sum();
-        self.metrics
-            .consumer_lag
-            .with_label_values(&[self.stage])
-            .set(lag);
-    }
-}
-impl ConsumerContext for StageContext {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &rdkafka::consumer::Rebalance<'_>) {
-        use rdkafka::consumer::Rebalance;
-        let mut a = lock_assignment(&self.assignment);
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                for e in tpl.elements() {
-                    a.assigned.insert((e.topic().to_string(), e.partition()));
-                    if e.topic() == a.state_topic {
-                        a.revoked.remove(&e.partition());
-                        a.newly.insert(e.partition());
-                    }
-                }
-            }
-            Rebalance::Revoke(tpl) => {
-                for e in tpl.elements() {
-                    a.assigned.remove(&(e.topic().to_string(), e.partition()));
-                    if e.topic() == a.state_topic {
-                        a.newly.remove(&e.partition());
-                        a.revoked.insert(e.partition());
-                    }
-                }
-            }
-            Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "rebalance error"),
-        }
     }
 }
 
@@ -227,6 +145,17 @@ impl<L: StageLogic> StageRunner<L> {
                         batch.push(m);
                     }
                     Some(Err(KafkaError::PartitionEOF(_))) => {}
+                    Some(Err(KafkaError::MessageConsumption(
+                        RDKafkaErrorCode::AutoOffsetReset,
+                    ))) if self.store.is_some() => {
+                        let store = self.store.as_deref().expect("checked");
+                        return Err(crate::assign::offsets_backwards(
+                            L::NAME,
+                            &self.consumer,
+                            store,
+                            &self.metrics,
+                        ));
+                    }
                     Some(Err(e)) => {
                         if outage::is_unreachable(&e) {
                             reach.suspect();
@@ -248,9 +177,13 @@ impl<L: StageLogic> StageRunner<L> {
             // only process records of partitions this instance still holds.
             let (newly, revoked) = {
                 let mut a = lock_assignment(&self.assignment);
+                if let Some(e) = a.error.take() {
+                    return Err(e);
+                }
                 (std::mem::take(&mut a.newly), std::mem::take(&mut a.revoked))
             };
-            if let (Some(store), Some((kafka, topic))) = (&self.store, &self.changelog) {
+            // Newly assigned partitions were restored in the rebalance callback.
+            if let (Some(store), Some(_)) = (&self.store, &self.changelog) {
                 let revoked: Vec<i32> = revoked.into_iter().collect();
                 for &p in &revoked {
                     store.drop_partition(p)?;
@@ -260,9 +193,6 @@ impl<L: StageLogic> StageRunner<L> {
                 }
                 let newly: Vec<i32> = newly.into_iter().collect();
                 if !newly.is_empty() {
-                    outage::retry(&reach, "restore from the changelog", || {
-                        crate::changelog::restore(kafka, topic, &newly, store.as_ref())
-                    })?;
                     stored.retain(|(_, p), _| !newly.contains(p));
                     self.logic.on_restored(&newly);
                 }
