@@ -7,15 +7,21 @@
 //! callback, which runs in the stage's own thread during `poll`, so no record
 //! is fetched from anywhere else first.
 //!
+//! A partition whose state this instance still holds (it restarted, or
+//! crashed) is only caught up from the changelog position its local state
+//! recorded; any other is dropped and restored from the beginning (see
+//! [`crate::changelog`]).
+//!
 //! Offsets never go backwards silently. A stored offset can only be ahead of
 //! what the cluster holds if the cluster lost data (a broker restarted with
 //! memory storage, a topic deleted and recreated) or the state belongs to
 //! another cluster. Two checks catch it, neither trusting high watermarks
 //! (Tansu under-reports them):
-//! - before the local state of a partition is replaced from the changelog,
-//!   the changelog's latest offsets must not be behind the local ones (the
-//!   changelog is written before the local state, so it is never behind on a
-//!   sound cluster); the local state is left untouched when they are;
+//! - the changelog must hold the local state's recorded position (read with
+//!   `auto.offset.reset=error`), or, for local state without a position,
+//!   its latest offsets must not be behind the local ones (the changelog is
+//!   written before the local state, so it is never behind on a sound
+//!   cluster); the local state is left untouched when it is;
 //! - stateful consumers run with `auto.offset.reset=error`, so fetching at a
 //!   stored offset beyond the partition's end surfaces as an error
 //!   ([`offsets_backwards`]) instead of a silent reset.
@@ -203,11 +209,44 @@ impl StageContext {
                 .filter(|(t, _)| *t == state_topic)
                 .map(|(_, p)| *p)
                 .collect();
-            if !restore.is_empty() {
-                self.check_changelog(state, kafka, changelog, &restore)?;
+            let (mut full, mut catch_up) = (Vec::new(), Vec::new());
+            for p in restore {
+                match crate::changelog::position(store, p)? {
+                    Some(n) => catch_up.push((p, n)),
+                    None => full.push(p),
+                }
+            }
+            if !full.is_empty() {
+                self.check_changelog(state, kafka, changelog, &full)?;
                 outage::retry(&self.reach, "restore from the changelog", || {
-                    crate::changelog::restore(kafka, changelog, &restore, store)
+                    crate::changelog::restore(kafka, changelog, &full, store)
                 })?;
+                self.count_restores("full", full.len());
+            }
+            if !catch_up.is_empty() {
+                let r = outage::retry(&self.reach, "catch up from the changelog", || {
+                    crate::changelog::catch_up(kafka, changelog, &catch_up, store)
+                });
+                match r {
+                    Err(e) if crate::changelog::is_out_of_range(&e) => {
+                        let mut at = Vec::new();
+                        for (p, n) in &catch_up {
+                            for topic in &state.inputs {
+                                if let Some(o) = store.offset(topic, *p)? {
+                                    at.push(format!("{topic}/{p} stored offset {o}"));
+                                }
+                            }
+                            at.push(format!("{changelog}/{p} position {n}"));
+                        }
+                        return Err(self.backwards(format!(
+                            "changelog {changelog} does not hold the local state's position ({}); \
+                             the local state is kept",
+                            at.join(", ")
+                        )));
+                    }
+                    r => r?,
+                };
+                self.count_restores("catch_up", catch_up.len());
             }
         }
         for (topic, p) in parts {
@@ -263,6 +302,13 @@ impl StageContext {
             return Ok(());
         }
         Err(self.backwards(format!("{}; the local state is kept", behind.join("; "))))
+    }
+
+    fn count_restores(&self, kind: &str, partitions: usize) {
+        self.metrics
+            .state_restores
+            .with_label_values(&[self.stage, kind])
+            .inc_by(partitions as u64);
     }
 
     fn backwards(&self, detail: String) -> PipelineError {

@@ -35,6 +35,9 @@ pub struct Metrics {
     pub broker_unreachable: IntGauge,
     /// Stored offsets found ahead of what the cluster holds (the stage stops).
     pub offsets_backwards: IntCounterVec,
+    /// Partitions brought up to date from a changelog, per stage and kind
+    /// (`full`: from the beginning; `catch_up`: from the local state's position).
+    pub state_restores: IntCounterVec,
 }
 
 impl Metrics {
@@ -81,6 +84,11 @@ impl Metrics {
             "offsets_backwards_total",
             "Stored offsets found ahead of what the cluster holds (data lost); the stage stops.",
             &["stage"],
+        );
+        let state_restores = counter_vec(
+            "state_restores_total",
+            "Partitions restored from a changelog: full (from the beginning) or catch_up (from the local state's position).",
+            &["stage", "kind"],
         );
         let handovers = counter("handovers_total", "Handover records emitted.");
         let merges = counter("merges_total", "Identity merge records emitted.");
@@ -170,6 +178,7 @@ impl Metrics {
             state_write_errors,
             broker_unreachable,
             offsets_backwards,
+            state_restores,
         })
     }
 

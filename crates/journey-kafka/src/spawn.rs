@@ -94,8 +94,9 @@ impl StageEnv<'_> {
                 .kafka
                 .producer_config()
                 .create_with_context(DeliveryCounter {
-                    failed: Default::default(),
                     reach: Some(reach),
+                    changelog: changelog.as_ref().map(|(_, topic)| topic.clone()),
+                    ..DeliveryCounter::default()
                 })?;
         let runner = StageRunner {
             logic,

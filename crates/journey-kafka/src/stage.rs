@@ -78,6 +78,17 @@ impl Shared {
 pub struct DeliveryCounter {
     pub failed: AtomicU64,
     pub reach: Option<Reach>,
+    /// The changelog topic whose acknowledged offsets are tracked in `acked`.
+    pub changelog: Option<String>,
+    /// Changelog partition → highest acknowledged offset since the last take.
+    pub acked: std::sync::Mutex<HashMap<i32, i64>>,
+}
+
+impl DeliveryCounter {
+    /// The changelog offsets acknowledged since the last call.
+    pub fn take_acked(&self) -> HashMap<i32, i64> {
+        std::mem::take(&mut *self.acked.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl ClientContext for DeliveryCounter {
@@ -94,9 +105,17 @@ impl ClientContext for DeliveryCounter {
 impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            warn!(error = %e, "delivery failed");
-            self.failed.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Err((e, _)) => {
+                warn!(error = %e, "delivery failed");
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(m) if self.changelog.as_deref() == Some(m.topic()) => {
+                let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+                let e = acked.entry(m.partition()).or_insert(m.offset());
+                *e = (*e).max(m.offset());
+            }
+            Ok(_) => {}
         }
     }
 }
@@ -182,7 +201,9 @@ impl<L: StageLogic> StageRunner<L> {
                 }
                 (std::mem::take(&mut a.newly), std::mem::take(&mut a.revoked))
             };
-            // Newly assigned partitions were restored in the rebalance callback.
+            // Newly assigned partitions were restored (with a changelog) and
+            // positioned in the rebalance callback; revoked ones are dropped
+            // when a changelog will bring them back.
             if let (Some(store), Some(_)) = (&self.store, &self.changelog) {
                 let revoked: Vec<i32> = revoked.into_iter().collect();
                 for &p in &revoked {
@@ -191,11 +212,11 @@ impl<L: StageLogic> StageRunner<L> {
                 if !revoked.is_empty() {
                     self.logic.on_revoked(&revoked);
                 }
+            }
+            if self.store.is_some() && !newly.is_empty() {
                 let newly: Vec<i32> = newly.into_iter().collect();
-                if !newly.is_empty() {
-                    stored.retain(|(_, p), _| !newly.contains(p));
-                    self.logic.on_restored(&newly);
-                }
+                stored.retain(|(_, p), _| !newly.contains(p));
+                self.logic.on_restored(&newly);
             }
             {
                 let a = lock_assignment(&self.assignment);
@@ -256,6 +277,16 @@ impl<L: StageLogic> StageRunner<L> {
                 });
             }
             fault::point(Site::AfterProduce, L::NAME);
+            if self.changelog.is_some() {
+                // The changelog position the state is at after this batch, for
+                // the partitions this instance holds (any other is restored in
+                // full or caught up from its older position when it arrives).
+                let acked = self.producer.context().take_acked();
+                let a = lock_assignment(&self.assignment);
+                for (p, last) in acked.into_iter().filter(|(p, _)| a.owns(*p)) {
+                    crate::changelog::set_position(&mut wb, p, last + 1);
+                }
+            }
             if let Some(store) = &self.store {
                 let written = if fault::fails(Site::StateWriteError) {
                     Err(StoreError::Io(
