@@ -85,7 +85,37 @@ fn first_run(records: &[RawRecord], state: &Path, changelog: bool) -> Vec<Custom
     journeys
 }
 
-fn halts_on_a_cluster_that_lost_its_data(changelog: bool) {
+/// Which local state the second run starts from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Local {
+    /// As the first run left it.
+    AsLeft,
+    /// Without the recorded changelog positions (state written by a version
+    /// that did not record them): the changelog's offsets are compared instead.
+    WithoutPositions,
+}
+
+fn forget_positions(state: &Path) {
+    use journey_core::store::{StateStore, Table, WriteBatch};
+    for stage in ["identity", "stitch"] {
+        let store = journey_store::RocksStore::open(&state.join(stage), &Default::default())
+            .expect("store opens");
+        let mut batch = WriteBatch::default();
+        for p in 0..3 {
+            assert!(
+                store
+                    .get(Table::Meta, p, b"changelog.next")
+                    .expect("read")
+                    .is_some(),
+                "the first run recorded a changelog position for {stage} partition {p}"
+            );
+            batch.delete(Table::Meta, p, b"changelog.next".to_vec());
+        }
+        store.write(batch).expect("positions removed");
+    }
+}
+
+fn halts_on_a_cluster_that_lost_its_data(changelog: bool, local: Local) {
     let generated = generate(&GeneratorConfig {
         seed: 3,
         customers: 60,
@@ -94,6 +124,9 @@ fn halts_on_a_cluster_that_lost_its_data(changelog: bool) {
     });
     let state = tempfile::tempdir().expect("temp dir");
     let before = first_run(&generated.records, state.path(), changelog);
+    if local == Local::WithoutPositions {
+        forget_positions(state.path());
+    }
 
     let fresh = MockBroker::start().expect("fresh mock cluster");
     let (kafka, topics) = setup(&fresh);
@@ -152,6 +185,9 @@ fn halts_on_a_cluster_that_lost_its_data(changelog: bool) {
         "the failed stage reports its error"
     );
     assert_eq!(after, before, "the local state is left as it was");
+    if local == Local::WithoutPositions {
+        assert!(health.detail.contains("holds none"), "{}", health.detail);
+    }
     eprintln!(
         "changelog {changelog}: halted {halted_after:?} after start: {}",
         health.detail
@@ -160,10 +196,15 @@ fn halts_on_a_cluster_that_lost_its_data(changelog: bool) {
 
 #[test]
 fn with_changelogs_a_cluster_that_lost_data_halts_the_pipeline() {
-    halts_on_a_cluster_that_lost_its_data(true);
+    halts_on_a_cluster_that_lost_its_data(true, Local::AsLeft);
+}
+
+#[test]
+fn with_changelogs_and_no_recorded_positions_a_cluster_that_lost_data_halts_the_pipeline() {
+    halts_on_a_cluster_that_lost_its_data(true, Local::WithoutPositions);
 }
 
 #[test]
 fn without_changelogs_a_cluster_that_lost_data_halts_the_pipeline() {
-    halts_on_a_cluster_that_lost_its_data(false);
+    halts_on_a_cluster_that_lost_its_data(false, Local::AsLeft);
 }
