@@ -94,14 +94,19 @@ pub fn follow(
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
     }
     consumer.assign(&tpl)?;
+    let mut backoff = crate::outage::Backoff::default();
     while !shared.stop.load(Ordering::Relaxed) {
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Err(e)) => {
-                warn!(error = %e, "alias reader error, retrying");
-                std::thread::sleep(Duration::from_millis(200));
+                let pause = backoff.step();
+                if pause < crate::outage::MAX_BACKOFF {
+                    warn!(error = %e, "alias reader error, retrying");
+                }
+                std::thread::sleep(pause);
             }
             Some(Ok(m)) => {
+                backoff.reset();
                 let (Some(k), Some(v)) = (m.key(), m.payload()) else {
                     continue;
                 };

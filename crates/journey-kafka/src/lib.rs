@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod embedded;
+pub mod fault;
 pub mod io;
 pub mod metrics;
 pub mod outputs;
@@ -18,13 +19,16 @@ pub mod status;
 pub mod topics;
 
 mod aliases;
+mod assign;
 mod changelog;
 pub mod control;
 mod identity_stage;
 mod normalise_stage;
+mod outage;
 mod passthrough;
 mod pipeline;
 mod records;
+mod spawn;
 mod stage;
 pub mod stitch_metrics;
 mod stitch_stage;

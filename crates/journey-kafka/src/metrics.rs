@@ -33,6 +33,13 @@ pub struct Metrics {
     pub state_write_errors: IntCounter,
     /// Identity and journey KPI metrics of the stitch stage.
     pub stitch: crate::stitch_metrics::StitchMetrics,
+    /// 1 while some stage reaches no broker (it retries; the pipeline is not ready).
+    pub broker_unreachable: IntGauge,
+    /// Stored offsets found ahead of what the cluster holds (the stage stops).
+    pub offsets_backwards: IntCounterVec,
+    /// Partitions brought up to date from a changelog, per stage and kind
+    /// (`full`: from the beginning; `catch_up`: from the local state's position).
+    pub state_restores: IntCounterVec,
 }
 
 impl Metrics {
@@ -75,6 +82,16 @@ impl Metrics {
             "Identity links refused by a guard.",
             &["guard"],
         );
+        let offsets_backwards = counter_vec(
+            "offsets_backwards_total",
+            "Stored offsets found ahead of what the cluster holds (data lost); the stage stops.",
+            &["stage"],
+        );
+        let state_restores = counter_vec(
+            "state_restores_total",
+            "Partitions restored from a changelog: full (from the beginning) or catch_up (from the local state's position).",
+            &["stage", "kind"],
+        );
         let handovers = counter("handovers_total", "Handover records emitted.");
         let merges = counter("merges_total", "Identity merge records emitted.");
         let retractions = counter(
@@ -86,6 +103,17 @@ impl Metrics {
             "state_write_errors_total",
             "Failed state writes (the stage stops).",
         );
+        let broker_unreachable = IntGauge::with_opts(
+            Opts::new(
+                "broker_unreachable",
+                "1 while some stage reaches no broker (retrying, not ready), else 0.",
+            )
+            .namespace("journey"),
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(broker_unreachable.clone()))
+            .expect("unique metric");
         let batch_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "batch_duration_seconds",
@@ -152,6 +180,9 @@ impl Metrics {
             components,
             component_size,
             state_write_errors,
+            broker_unreachable,
+            offsets_backwards,
+            state_restores,
         })
     }
 

@@ -12,18 +12,15 @@ use journey_core::journey::CustomerJourney;
 use journey_core::store::StateStore;
 use journey_store::{RocksStore, StoreOptions};
 use prometheus::IntCounter;
-use rdkafka::consumer::Consumer;
-use tracing::{error, info};
+use tracing::info;
 
 use crate::aliases::{self, AliasTable};
 use crate::identity_stage::IdentityStage;
 use crate::metrics::Metrics;
 use crate::normalise_stage::NormaliseStage;
 use crate::records::Codecs;
-use crate::stage::{
-    Assignment, DeliveryCounter, Shared, SharedAssignment, StageConsumer, StageContext, StageLogic,
-    StageProducer, StageRunner,
-};
+use crate::spawn::{assignment, spawn_err, StageEnv};
+use crate::stage::Shared;
 use crate::stitch_stage::{self, StitchStage};
 use crate::topics::{create_topics, partition_count};
 use crate::{PipelineConfig, PipelineError};
@@ -60,6 +57,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn start(cfg: PipelineConfig, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
         cfg.topics.validate().map_err(PipelineError::Config)?;
+        crate::fault::init().map_err(PipelineError::Config)?;
         let k = &cfg.kafka;
         let p = cfg.topics.partitions;
         let hops = k.internal_topic("identity-hops");
@@ -208,6 +206,7 @@ impl Pipeline {
         metrics: Arc<Metrics>,
     ) -> Result<Pipeline, PipelineError> {
         use crate::passthrough::Forward;
+        crate::fault::init().map_err(PipelineError::Config)?;
         let k = &cfg.kafka;
         let p = cfg.topics.partitions;
         let stitch = k.internal_topic("stitch");
@@ -285,10 +284,24 @@ impl Pipeline {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .join("; ");
+        const STAGES: [&str; 3] = ["normalise", "identity", "stitch"];
+        let unreachable: Vec<&str> = (0..STAGES.len())
+            .filter(|&i| self.shared.broker.is_down(i))
+            .map(|i| STAGES[i])
+            .collect();
         Health {
-            ready: self.shared.ready.load(Ordering::Relaxed) && !failed,
+            ready: self.shared.ready.load(Ordering::Relaxed) && !failed && unreachable.is_empty(),
             healthy: !failed,
-            detail: if failed { errors } else { "ok".into() },
+            detail: if failed {
+                errors
+            } else if !unreachable.is_empty() {
+                format!(
+                    "brokers unreachable from stage {}; retrying",
+                    unreachable.join(", ")
+                )
+            } else {
+                "ok".into()
+            },
         }
     }
 
@@ -405,95 +418,6 @@ fn open_stores(
     )?);
     Ok((identity, stitch))
 }
-
-fn assignment(state_topic: &str) -> SharedAssignment {
-    Arc::new(Mutex::new(Assignment {
-        state_topic: state_topic.to_string(),
-        ..Assignment::default()
-    }))
-}
-
-fn spawn_err(e: std::io::Error) -> PipelineError {
-    PipelineError::Stage {
-        stage: "pipeline",
-        reason: format!("cannot start thread: {e}"),
-    }
-}
-
-struct StageEnv<'a> {
-    cfg: &'a PipelineConfig,
-    shared: &'a Arc<Shared>,
-    metrics: &'a Arc<Metrics>,
-    errors: &'a Arc<Mutex<Vec<String>>>,
-}
-
-impl StageEnv<'_> {
-    fn spawn<L: StageLogic + Send + 'static>(
-        &self,
-        logic: L,
-        topics: &[String],
-        store: Option<Arc<dyn StateStore>>,
-        index: usize,
-        assignment: SharedAssignment,
-        changelog: Option<String>,
-    ) -> Result<(&'static str, JoinHandle<Result<(), PipelineError>>), PipelineError> {
-        let ctx = StageContext {
-            stage: L::NAME,
-            metrics: self.metrics.clone(),
-            assignment: assignment.clone(),
-        };
-        let strategy = if topics.len() > 1 && store.is_some() {
-            "range"
-        } else {
-            "cooperative-sticky"
-        };
-        let consumer: StageConsumer = self
-            .cfg
-            .kafka
-            .consumer_config(L::NAME)
-            .set("statistics.interval.ms", "5000")
-            .set("partition.assignment.strategy", strategy)
-            .create_with_context(ctx)?;
-        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&names)?;
-        let producer: StageProducer = self
-            .cfg
-            .kafka
-            .producer_config()
-            .create_with_context(DeliveryCounter::default())?;
-        let runner = StageRunner {
-            logic,
-            consumer,
-            producer,
-            store,
-            shared: self.shared.clone(),
-            metrics: self.metrics.clone(),
-            max_records: self.cfg.batch.max_records,
-            max_wait: Duration::from_millis(self.cfg.batch.max_wait_ms),
-            index,
-            assignment,
-            changelog: changelog.map(|topic| (self.cfg.kafka.clone(), topic)),
-        };
-        let (shared, errors) = (self.shared.clone(), self.errors.clone());
-        let handle = std::thread::Builder::new()
-            .name(L::NAME.into())
-            .spawn(move || {
-                let r = runner.run();
-                if let Err(e) = &r {
-                    error!(stage = L::NAME, error = %e, "stage stopped");
-                    errors
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(format!("{}: {e}", L::NAME));
-                    shared.failed.store(true, Ordering::Relaxed);
-                }
-                r
-            })
-            .map_err(spawn_err)?;
-        Ok((L::NAME, handle))
-    }
-}
-
 /// The per-owner alert topics (`<alerts>.<owner>`) when alerts are routed by
 /// owner: one per configured owner and the default owner.
 pub fn owner_alert_topics(

@@ -9,17 +9,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use journey_core::store::{StateStore, WriteBatch};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use journey_core::store::{StateStore, StoreError, WriteBatch};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{debug, error, warn};
 
+pub use crate::assign::{lock_assignment, Assignment, SharedAssignment, StageContext};
+use crate::fault::{self, Site};
 use crate::metrics::Metrics;
+use crate::outage::{self, Backoff, Reach};
 use crate::records::Outgoing;
 use crate::PipelineError;
 
@@ -47,31 +49,6 @@ pub trait StageLogic {
     fn on_revoked(&mut self, _partitions: &[i32]) {}
 }
 
-/// The partitions a stage's consumer holds, as the group protocol assigned them.
-#[derive(Debug, Default)]
-pub struct Assignment {
-    /// The topic whose partition numbers name the stage's state partitions.
-    pub state_topic: String,
-    pub assigned: std::collections::BTreeSet<(String, i32)>,
-    /// State partitions assigned since the stage last looked.
-    pub newly: std::collections::BTreeSet<i32>,
-    /// State partitions revoked since the stage last looked.
-    pub revoked: std::collections::BTreeSet<i32>,
-}
-
-pub type SharedAssignment = Arc<std::sync::Mutex<Assignment>>;
-
-pub fn lock_assignment(a: &SharedAssignment) -> std::sync::MutexGuard<'_, Assignment> {
-    a.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Assignment {
-    /// Whether the stage holds state partition `p` right now.
-    pub fn owns(&self, p: i32) -> bool {
-        self.assigned.contains(&(self.state_topic.clone(), p))
-    }
-}
-
 /// State shared between the stage threads and the pipeline handle.
 #[derive(Debug, Default)]
 pub struct Shared {
@@ -83,6 +60,8 @@ pub struct Shared {
     pub last_activity_ms: AtomicU64,
     pub started: std::sync::OnceLock<Instant>,
     pub ready: AtomicBool,
+    /// Per stage: whether it reaches the brokers (see [`crate::outage`]).
+    pub broker: outage::Flags,
 }
 
 impl Shared {
@@ -93,69 +72,50 @@ impl Shared {
     }
 }
 
-/// Consumer context: records lag from librdkafka's statistics.
-pub struct StageContext {
-    pub stage: &'static str,
-    pub metrics: Arc<Metrics>,
-    pub assignment: SharedAssignment,
-}
-
-impl ClientContext for StageContext {
-    fn stats(&self, stats: Statistics) {
-        let lag: i64 = stats
-            .topics
-            .values()
-            .flat_map(|t| t.partitions.values())
-            .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
-            .map(|p| p.consumer_lag)
-            .sum();
-        self.metrics
-            .consumer_lag
-            .with_label_values(&[self.stage])
-            .set(lag);
-    }
-}
-impl ConsumerContext for StageContext {
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &rdkafka::consumer::Rebalance<'_>) {
-        use rdkafka::consumer::Rebalance;
-        let mut a = lock_assignment(&self.assignment);
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                for e in tpl.elements() {
-                    a.assigned.insert((e.topic().to_string(), e.partition()));
-                    if e.topic() == a.state_topic {
-                        a.revoked.remove(&e.partition());
-                        a.newly.insert(e.partition());
-                    }
-                }
-            }
-            Rebalance::Revoke(tpl) => {
-                for e in tpl.elements() {
-                    a.assigned.remove(&(e.topic().to_string(), e.partition()));
-                    if e.topic() == a.state_topic {
-                        a.newly.remove(&e.partition());
-                        a.revoked.insert(e.partition());
-                    }
-                }
-            }
-            Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "rebalance error"),
-        }
-    }
-}
-
-/// Producer context: counts failed deliveries so a batch never counts as done when one failed.
+/// Producer context: counts failed deliveries so a batch never counts as done
+/// when one failed, and (for a stage) notices when no broker can be reached.
 #[derive(Default)]
 pub struct DeliveryCounter {
     pub failed: AtomicU64,
+    pub reach: Option<Reach>,
+    /// The changelog topic whose acknowledged offsets are tracked in `acked`.
+    pub changelog: Option<String>,
+    /// Changelog partition → highest acknowledged offset since the last take.
+    pub acked: std::sync::Mutex<HashMap<i32, i64>>,
 }
 
-impl ClientContext for DeliveryCounter {}
+impl DeliveryCounter {
+    /// The changelog offsets acknowledged since the last call.
+    pub fn take_acked(&self) -> HashMap<i32, i64> {
+        std::mem::take(&mut *self.acked.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl ClientContext for DeliveryCounter {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match &self.reach {
+            Some(reach) => {
+                debug!(stage = reach.stage, error = %error, reason, "librdkafka producer error");
+                reach.on_client_error(&error);
+            }
+            None => warn!(error = %error, reason, "librdkafka producer error"),
+        }
+    }
+}
 impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = ();
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            warn!(error = %e, "delivery failed");
-            self.failed.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Err((e, _)) => {
+                warn!(error = %e, "delivery failed");
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(m) if self.changelog.as_deref() == Some(m.topic()) => {
+                let mut acked = self.acked.lock().unwrap_or_else(|e| e.into_inner());
+                let e = acked.entry(m.partition()).or_insert(m.offset());
+                *e = (*e).max(m.offset());
+            }
+            Ok(_) => {}
         }
     }
 }
@@ -183,7 +143,10 @@ impl<L: StageLogic> StageRunner<L> {
     pub fn run(mut self) -> Result<(), PipelineError> {
         let mut stored: HashMap<(String, i32), i64> = HashMap::new();
         let failures_seen = self.producer.context().failed.load(Ordering::Relaxed);
+        let reach = self.consumer.context().reach.clone();
+        let (mut poll_backoff, mut probe_backoff) = (Backoff::default(), Backoff::default());
         while !self.shared.stop.load(Ordering::Relaxed) {
+            reach.probe(self.consumer.client(), &mut probe_backoff);
             let started = Instant::now();
             let mut batch: Vec<BorrowedMessage<'_>> = Vec::new();
             let deadline = started + self.max_wait;
@@ -196,11 +159,32 @@ impl<L: StageLogic> StageRunner<L> {
                 };
                 match self.consumer.poll(timeout) {
                     None => break,
-                    Some(Ok(m)) => batch.push(m),
+                    Some(Ok(m)) => {
+                        poll_backoff.reset();
+                        batch.push(m);
+                    }
                     Some(Err(KafkaError::PartitionEOF(_))) => {}
+                    Some(Err(KafkaError::MessageConsumption(
+                        RDKafkaErrorCode::AutoOffsetReset,
+                    ))) if self.store.is_some() => {
+                        let store = self.store.as_deref().expect("checked");
+                        return Err(crate::assign::offsets_backwards(
+                            L::NAME,
+                            &self.consumer,
+                            store,
+                            &self.metrics,
+                        ));
+                    }
                     Some(Err(e)) => {
-                        warn!(stage = L::NAME, error = %e, "consumer error, retrying");
-                        std::thread::sleep(Duration::from_millis(200));
+                        if outage::is_unreachable(&e) {
+                            reach.suspect();
+                        } else {
+                            warn!(stage = L::NAME, error = %e, "consumer error, retrying");
+                        }
+                        let pause = poll_backoff.step();
+                        if batch.is_empty() {
+                            std::thread::sleep(pause);
+                        }
                         break;
                     }
                 }
@@ -212,9 +196,15 @@ impl<L: StageLogic> StageRunner<L> {
             // only process records of partitions this instance still holds.
             let (newly, revoked) = {
                 let mut a = lock_assignment(&self.assignment);
+                if let Some(e) = a.error.take() {
+                    return Err(e);
+                }
                 (std::mem::take(&mut a.newly), std::mem::take(&mut a.revoked))
             };
-            if let (Some(store), Some((kafka, topic))) = (&self.store, &self.changelog) {
+            // Newly assigned partitions were restored (with a changelog) and
+            // positioned in the rebalance callback; revoked ones are dropped
+            // when a changelog will bring them back.
+            if let (Some(store), Some(_)) = (&self.store, &self.changelog) {
                 let revoked: Vec<i32> = revoked.into_iter().collect();
                 for &p in &revoked {
                     store.drop_partition(p)?;
@@ -222,12 +212,11 @@ impl<L: StageLogic> StageRunner<L> {
                 if !revoked.is_empty() {
                     self.logic.on_revoked(&revoked);
                 }
+            }
+            if self.store.is_some() && !newly.is_empty() {
                 let newly: Vec<i32> = newly.into_iter().collect();
-                if !newly.is_empty() {
-                    crate::changelog::restore(kafka, topic, &newly, store.as_ref())?;
-                    stored.retain(|(_, p), _| !newly.contains(p));
-                    self.logic.on_restored(&newly);
-                }
+                stored.retain(|(_, p), _| !newly.contains(p));
+                self.logic.on_restored(&newly);
             }
             {
                 let a = lock_assignment(&self.assignment);
@@ -252,6 +241,9 @@ impl<L: StageLogic> StageRunner<L> {
                 }
                 batch = keep;
             }
+            if !batch.is_empty() {
+                fault::point(Site::AfterPoll, L::NAME);
+            }
             let mut out = Outgoing::default();
             let mut wb = WriteBatch::default();
             if !batch.is_empty() {
@@ -261,6 +253,7 @@ impl<L: StageLogic> StageRunner<L> {
             if batch.is_empty() && out.records.is_empty() && wb.is_empty() {
                 continue;
             }
+            fault::point(Site::AfterProcess, L::NAME);
             // Offsets of this batch: highest offset + 1 per partition.
             let mut next: HashMap<(&str, i32), i64> = HashMap::new();
             for m in &batch {
@@ -283,17 +276,38 @@ impl<L: StageLogic> StageRunner<L> {
                     reason: "output delivery failed; state not advanced".into(),
                 });
             }
+            fault::point(Site::AfterProduce, L::NAME);
+            if self.changelog.is_some() {
+                // The changelog position the state is at after this batch, for
+                // the partitions this instance holds (any other is restored in
+                // full or caught up from its older position when it arrives).
+                let acked = self.producer.context().take_acked();
+                let a = lock_assignment(&self.assignment);
+                for (p, last) in acked.into_iter().filter(|(p, _)| a.owns(*p)) {
+                    crate::changelog::set_position(&mut wb, p, last + 1);
+                }
+            }
             if let Some(store) = &self.store {
-                if let Err(e) = store.write(wb) {
+                let written = if fault::fails(Site::StateWriteError) {
+                    Err(StoreError::Io(
+                        "injected state write error (JOURNEY_FAULT)".into(),
+                    ))
+                } else {
+                    store.write(wb)
+                };
+                if let Err(e) = written {
                     self.metrics.state_write_errors.inc();
                     error!(stage = L::NAME, error = %e, "state write failed, stopping consumption");
                     return Err(e.into());
                 }
+                fault::point(Site::MidStateWrite, L::NAME);
                 for ((topic, partition), n) in &next {
                     stored.insert((topic.to_string(), *partition), *n);
                 }
+                fault::point(Site::AfterStateWrite, L::NAME);
             }
             if !next.is_empty() {
+                fault::point(Site::BeforeCommit, L::NAME);
                 let mut tpl = TopicPartitionList::new();
                 for ((topic, partition), n) in &next {
                     tpl.add_partition_offset(topic, *partition, Offset::Offset(*n))?;

@@ -135,7 +135,10 @@ impl StitchStage {
     fn apply_moves(&mut self, t: &mut Touched, out: &mut Outgoing) -> Result<(), PipelineError> {
         let moves = lock(&self.aliases).take_moves();
         for (loser, _) in moves {
-            if !self.exists(t, loser)? {
+            // Only the owner moves a loser's state: local state of a partition
+            // this instance does not hold (yet) may be stale, e.g. after a
+            // restart; `on_restored` queues the moves again on assignment.
+            if !self.owns(partition_of(loser, self.partitions)) || !self.exists(t, loser)? {
                 continue;
             }
             let winner = lock(&self.aliases).resolve(loser);

@@ -1,0 +1,370 @@
+//! What a stage's consumer does when the group protocol hands it partitions.
+//!
+//! A stateful stage restores newly assigned state partitions from its
+//! changelog and then assigns every partition at the offset stored in its
+//! state (the beginning when none is stored) — never at the offset committed
+//! to Kafka, which only reports progress. This happens inside the rebalance
+//! callback, which runs in the stage's own thread during `poll`, so no record
+//! is fetched from anywhere else first.
+//!
+//! A partition whose state this instance still holds (it restarted, or
+//! crashed) is only caught up from the changelog position its local state
+//! recorded; any other is dropped and restored from the beginning (see
+//! [`crate::changelog`]).
+//!
+//! Offsets never go backwards silently. A stored offset can only be ahead of
+//! what the cluster holds if the cluster lost data (a broker restarted with
+//! memory storage, a topic deleted and recreated) or the state belongs to
+//! another cluster. Two checks catch it, neither trusting high watermarks
+//! (Tansu under-reports them):
+//! - the changelog must hold the local state's recorded position (read with
+//!   `auto.offset.reset=error`), or, for local state without a position,
+//!   its latest offsets must not be behind the local ones (the changelog is
+//!   written before the local state, so it is never behind on a sound
+//!   cluster); the local state is left untouched when it is;
+//! - stateful consumers run with `auto.offset.reset=error`, so fetching at a
+//!   stored offset beyond the partition's end surfaces as an error
+//!   ([`offsets_backwards`]) instead of a silent reset.
+//!
+//! Either way the stage stops with an error naming the topic, partition and
+//! stored offset, the pipeline reports unhealthy, and
+//! `journey_offsets_backwards_total` counts it.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use journey_core::store::StateStore;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tracing::{debug, error, warn};
+
+use crate::metrics::Metrics;
+use crate::outage::{self, Reach};
+use crate::{KafkaConfig, PipelineError};
+
+/// The partitions a stage's consumer holds, as the group protocol assigned them.
+#[derive(Debug, Default)]
+pub struct Assignment {
+    /// The topic whose partition numbers name the stage's state partitions.
+    pub state_topic: String,
+    pub assigned: BTreeSet<(String, i32)>,
+    /// State partitions assigned since the stage last looked.
+    pub newly: BTreeSet<i32>,
+    /// State partitions revoked since the stage last looked.
+    pub revoked: BTreeSet<i32>,
+    /// A failure inside the rebalance callback, for the stage loop to stop on.
+    pub error: Option<PipelineError>,
+}
+
+pub type SharedAssignment = Arc<Mutex<Assignment>>;
+
+pub fn lock_assignment(a: &SharedAssignment) -> MutexGuard<'_, Assignment> {
+    a.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Assignment {
+    /// Whether the stage holds state partition `p` right now.
+    pub fn owns(&self, p: i32) -> bool {
+        self.assigned.contains(&(self.state_topic.clone(), p))
+    }
+}
+
+/// A stateful stage's state, as its consumer needs it on assignment.
+pub struct StageState {
+    pub store: Arc<dyn StateStore>,
+    /// `(cluster, changelog topic)` when state changes go to a changelog.
+    pub changelog: Option<(KafkaConfig, String)>,
+    /// The stage's input topics (their offsets are stored in the state).
+    pub inputs: Vec<String>,
+}
+
+/// Consumer context: positions assigned partitions, records lag from
+/// librdkafka's statistics and notices when no broker can be reached.
+pub struct StageContext {
+    pub stage: &'static str,
+    pub metrics: Arc<Metrics>,
+    pub assignment: SharedAssignment,
+    pub reach: Reach,
+    /// `None` for a stateless stage: it starts at the committed offsets.
+    pub state: Option<StageState>,
+}
+
+impl ClientContext for StageContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        debug!(stage = self.stage, error = %error, reason, "librdkafka error");
+        self.reach.on_client_error(&error);
+    }
+
+    fn stats(&self, stats: Statistics) {
+        let lag: i64 = stats
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.values())
+            .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
+            .map(|p| p.consumer_lag)
+            .sum();
+        self.metrics
+            .consumer_lag
+            .with_label_values(&[self.stage])
+            .set(lag);
+    }
+}
+
+impl ConsumerContext for StageContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Some(state) = &self.state {
+                    if let Err(e) = self.position(state, tpl) {
+                        error!(stage = self.stage, error = %e, "cannot take over the assigned partitions");
+                        lock_assignment(&self.assignment).error.get_or_insert(e);
+                    }
+                }
+                let r = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                self.post_rebalance(consumer, &Rebalance::Assign(tpl));
+                r
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let r = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                self.post_rebalance(consumer, &Rebalance::Revoke(tpl));
+                r
+            }
+            other => {
+                let e = KafkaError::Rebalance(other.into());
+                warn!(stage = self.stage, error = %e, "rebalance error");
+                let _ = consumer.unassign();
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            warn!(stage = self.stage, error = %e, "applying the rebalance failed");
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let mut a = lock_assignment(&self.assignment);
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                for e in tpl.elements() {
+                    a.assigned.insert((e.topic().to_string(), e.partition()));
+                    if e.topic() == a.state_topic {
+                        a.revoked.remove(&e.partition());
+                        a.newly.insert(e.partition());
+                    }
+                }
+            }
+            Rebalance::Revoke(tpl) => {
+                for e in tpl.elements() {
+                    a.assigned.remove(&(e.topic().to_string(), e.partition()));
+                    if e.topic() == a.state_topic {
+                        a.newly.remove(&e.partition());
+                        a.revoked.insert(e.partition());
+                    }
+                }
+            }
+            Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "rebalance error"),
+        }
+    }
+}
+
+impl StageContext {
+    /// Restores the newly assigned state partitions and sets every assigned
+    /// partition's start to its stored offset (the beginning when none).
+    fn position(
+        &self,
+        state: &StageState,
+        tpl: &mut TopicPartitionList,
+    ) -> Result<(), PipelineError> {
+        let state_topic = lock_assignment(&self.assignment).state_topic.clone();
+        let parts: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        let store = state.store.as_ref();
+        if let Some((kafka, changelog)) = &state.changelog {
+            let restore: Vec<i32> = parts
+                .iter()
+                .filter(|(t, _)| *t == state_topic)
+                .map(|(_, p)| *p)
+                .collect();
+            let (mut full, mut catch_up) = (Vec::new(), Vec::new());
+            for p in restore {
+                match crate::changelog::position(store, p)? {
+                    Some(n) => catch_up.push((p, n)),
+                    None => full.push(p),
+                }
+            }
+            if !full.is_empty() {
+                self.check_changelog(state, kafka, changelog, &full)?;
+                outage::retry(&self.reach, "restore from the changelog", || {
+                    crate::changelog::restore(kafka, changelog, &full, store)
+                })?;
+                self.count_restores("full", full.len());
+            }
+            if !catch_up.is_empty() {
+                let r = outage::retry(&self.reach, "catch up from the changelog", || {
+                    crate::changelog::catch_up(kafka, changelog, &catch_up, store)
+                });
+                match r {
+                    Err(e) if crate::changelog::is_out_of_range(&e) => {
+                        let mut at = Vec::new();
+                        for (p, n) in &catch_up {
+                            for topic in &state.inputs {
+                                if let Some(o) = store.offset(topic, *p)? {
+                                    at.push(format!("{topic}/{p} stored offset {o}"));
+                                }
+                            }
+                            at.push(format!("{changelog}/{p} position {n}"));
+                        }
+                        return Err(self.backwards(format!(
+                            "changelog {changelog} does not hold the local state's position ({}); \
+                             the local state is kept",
+                            at.join(", ")
+                        )));
+                    }
+                    r => r?,
+                };
+                self.count_restores("catch_up", catch_up.len());
+            }
+        }
+        for (topic, p) in parts {
+            let start = store
+                .offset(&topic, p)?
+                .map_or(Offset::Beginning, Offset::Offset);
+            tpl.set_partition_offset(&topic, p, start)?;
+        }
+        Ok(())
+    }
+
+    /// Fails when the changelog is behind the local state of `partitions`.
+    fn check_changelog(
+        &self,
+        state: &StageState,
+        kafka: &KafkaConfig,
+        changelog: &str,
+        partitions: &[i32],
+    ) -> Result<(), PipelineError> {
+        let mut local = Vec::new();
+        for &p in partitions {
+            for topic in &state.inputs {
+                if let Some(n) = state.store.offset(topic, p)? {
+                    local.push((topic.clone(), p, n));
+                }
+            }
+        }
+        if local.is_empty() {
+            return Ok(());
+        }
+        let held: Vec<i32> = local
+            .iter()
+            .map(|(_, p, _)| *p)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let remote = outage::retry(&self.reach, "read the changelog", || {
+            crate::changelog::stored_offsets(kafka, changelog, &held)
+        })?;
+        let behind: Vec<String> = local
+            .iter()
+            .filter_map(|(topic, p, n)| {
+                let r = remote.get(&(topic.clone(), *p)).copied();
+                r.is_none_or(|r| r < *n).then(|| {
+                    format!(
+                        "{topic}/{p} stored offset {n}, changelog {changelog} holds {}",
+                        r.map_or("none".to_string(), |r| r.to_string())
+                    )
+                })
+            })
+            .collect();
+        if behind.is_empty() {
+            return Ok(());
+        }
+        Err(self.backwards(format!("{}; the local state is kept", behind.join("; "))))
+    }
+
+    fn count_restores(&self, kind: &str, partitions: usize) {
+        self.metrics
+            .state_restores
+            .with_label_values(&[self.stage, kind])
+            .inc_by(partitions as u64);
+    }
+
+    fn backwards(&self, detail: String) -> PipelineError {
+        backwards_error(self.stage, &self.metrics, detail)
+    }
+}
+
+fn backwards_error(stage: &'static str, metrics: &Metrics, detail: String) -> PipelineError {
+    metrics.offsets_backwards.with_label_values(&[stage]).inc();
+    PipelineError::Stage {
+        stage,
+        reason: format!(
+            "offsets went backwards (the cluster lost data or is not the one the state came from; \
+             refusing to start over): {detail}"
+        ),
+    }
+}
+
+/// The error for an out-of-range fetch on a stateful consumer
+/// (`auto.offset.reset=error`): names the assigned partitions whose stored
+/// offset lies outside what the broker holds. The fetch error itself decided
+/// that offsets went backwards; the watermarks only name the partitions (on
+/// a broker that under-reports them, more partitions may be named).
+pub fn offsets_backwards(
+    stage: &'static str,
+    consumer: &BaseConsumer<StageContext>,
+    store: &dyn StateStore,
+    metrics: &Metrics,
+) -> PipelineError {
+    let assigned: Vec<(String, i32)> = lock_assignment(&consumer.context().assignment)
+        .assigned
+        .iter()
+        .cloned()
+        .collect();
+    let mut named = Vec::new();
+    let mut all = Vec::new();
+    for (topic, p) in assigned {
+        let Ok(Some(n)) = store.offset(&topic, p) else {
+            continue;
+        };
+        all.push(format!("{topic}/{p} stored offset {n}"));
+        match consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)) {
+            Ok((low, high)) if n < low || n > high => named.push(format!(
+                "{topic}/{p} stored offset {n}, the broker holds offsets {low}..{high}"
+            )),
+            Ok(_) => {}
+            Err(e) => debug!(stage, error = %e, "watermarks unavailable"),
+        }
+    }
+    let detail = if named.is_empty() {
+        format!(
+            "the broker refused a stored offset as out of range (stored: {})",
+            all.join(", ")
+        )
+    } else {
+        named.join("; ")
+    };
+    backwards_error(stage, metrics, detail)
+}
