@@ -91,6 +91,8 @@ pub struct StageContext {
     pub reach: Reach,
     /// `None` for a stateless stage: it starts at the committed offsets.
     pub state: Option<StageState>,
+    /// Offset commits the broker acknowledged (see [`crate::progress`]).
+    pub acked: crate::progress::Acked,
 }
 
 impl ClientContext for StageContext {
@@ -115,6 +117,14 @@ impl ClientContext for StageContext {
 }
 
 impl ConsumerContext for StageContext {
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        crate::progress::on_commit(&self.acked, result, offsets);
+    }
+
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,

@@ -27,6 +27,7 @@ mod normalise_stage;
 mod outage;
 mod passthrough;
 mod pipeline;
+mod progress;
 mod records;
 mod spawn;
 mod stage;

@@ -63,6 +63,7 @@ impl StageEnv<'_> {
             metrics: self.metrics.clone(),
             assignment: assignment.clone(),
             reach: reach.clone(),
+            acked: crate::progress::Acked::default(),
             state: store.clone().map(|store| StageState {
                 store,
                 changelog: changelog.clone(),

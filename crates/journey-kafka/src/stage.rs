@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use journey_core::store::{StateStore, StoreError, WriteBatch};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::ClientContext;
 use tracing::{debug, error, warn};
 
 pub use crate::assign::{lock_assignment, Assignment, SharedAssignment, StageContext};
@@ -142,6 +142,7 @@ pub struct StageRunner<L: StageLogic> {
 impl<L: StageLogic> StageRunner<L> {
     pub fn run(mut self) -> Result<(), PipelineError> {
         let mut stored: HashMap<(String, i32), i64> = HashMap::new();
+        let mut progress = crate::progress::Progress::new(self.consumer.context().acked.clone());
         let failures_seen = self.producer.context().failed.load(Ordering::Relaxed);
         let reach = self.consumer.context().reach.clone();
         let (mut poll_backoff, mut probe_backoff) = (Backoff::default(), Backoff::default());
@@ -213,9 +214,23 @@ impl<L: StageLogic> StageRunner<L> {
                     self.logic.on_revoked(&revoked);
                 }
             }
-            if self.store.is_some() && !newly.is_empty() {
+            if let (Some(store), false) = (&self.store, newly.is_empty()) {
                 let newly: Vec<i32> = newly.into_iter().collect();
                 stored.retain(|(_, p), _| !newly.contains(p));
+                // The restored state is at its stored offsets: report them even
+                // if no new record ever arrives (the previous owner's last
+                // commit may be behind what it made durable).
+                let inputs: Vec<(String, i32)> = lock_assignment(&self.assignment)
+                    .assigned
+                    .iter()
+                    .filter(|(_, p)| newly.contains(p))
+                    .cloned()
+                    .collect();
+                for (topic, p) in inputs {
+                    if let Some(n) = store.offset(&topic, p)? {
+                        progress.advance(&topic, p, n);
+                    }
+                }
                 self.logic.on_restored(&newly);
             }
             {
@@ -237,6 +252,9 @@ impl<L: StageLogic> StageRunner<L> {
                     };
                     if m.offset() >= next {
                         keep.push(m);
+                    } else {
+                        // Already durable (re-delivery after a crash): report it.
+                        progress.advance(m.topic(), m.partition(), next);
                     }
                 }
                 batch = keep;
@@ -251,6 +269,7 @@ impl<L: StageLogic> StageRunner<L> {
             }
             self.logic.tick(&mut out, &mut wb)?;
             if batch.is_empty() && out.records.is_empty() && wb.is_empty() {
+                self.report(&mut progress, false);
                 continue;
             }
             fault::point(Site::AfterProcess, L::NAME);
@@ -308,14 +327,10 @@ impl<L: StageLogic> StageRunner<L> {
             }
             if !next.is_empty() {
                 fault::point(Site::BeforeCommit, L::NAME);
-                let mut tpl = TopicPartitionList::new();
                 for ((topic, partition), n) in &next {
-                    tpl.add_partition_offset(topic, *partition, Offset::Offset(*n))?;
+                    progress.advance(topic, *partition, *n);
                 }
-                if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
-                    // The stored offsets are the truth; a failed commit only delays progress reports.
-                    debug!(stage = L::NAME, error = %e, "offset commit failed");
-                }
+                self.report(&mut progress, true);
                 self.shared.processed[self.index].fetch_add(batch.len() as u64, Ordering::Relaxed);
                 self.shared.touch();
             }
@@ -325,6 +340,18 @@ impl<L: StageLogic> StageRunner<L> {
                 .observe(started.elapsed().as_secs_f64());
         }
         Ok(())
+    }
+
+    /// Commits the progress the broker has not acknowledged yet, for the
+    /// partitions this instance still holds.
+    fn report(&self, progress: &mut crate::progress::Progress, now: bool) {
+        let a = lock_assignment(&self.assignment);
+        progress.commit(
+            &self.consumer,
+            L::NAME,
+            |t, p| a.assigned.contains(&(t.to_string(), p)),
+            now,
+        );
     }
 
     fn produce(&self, out: Outgoing) -> Result<(), PipelineError> {

@@ -7,11 +7,12 @@
 //! input. After every scenario the invariants I1–I7 are checked against the
 //! oracle (tests/support/invariants.rs) and a one-line summary is printed.
 //!
-//! Bounded mode (part of `make test`): every scenario below that is not
-//! `#[ignore]`d. Faults 3, 4, 5 and 6 are ignored for now: they break I6 (the
-//! committed offsets stay behind after a failed commit; see the ignore
-//! reasons) and pass every other invariant; run them with
-//! `cargo test --release -p journey --test reliability -- --ignored --nocapture f0`.
+//! Bounded mode (part of `make test`): every scenario below but the soak and
+//! fault 4. Faults 3, 4, 5 and 6 first exposed an I6 bug — a commit the
+//! broker rejected during a rebalance or outage was never retried, so lag
+//! never returned to zero; `crates/journey-kafka/src/progress.rs` now
+//! re-commits until acknowledged, and faults 3, 5 and 6 pass. Fault 4 (the
+//! zombie) still leaves some committed offsets behind: see its ignore reason.
 //! Long mode (soak, many SIGKILLs):
 //!
 //! ```text
@@ -401,7 +402,6 @@ fn f02_random_sigkills() {
 
 /// Fault 3: one instance, then three, then one again, while producing.
 #[test]
-#[ignore = "finding, seed 303: I6 fails: committed offsets of normalise partitions stay behind after scaling down; commits that fail during a rebalance (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION) are not retried and nothing re-commits once input stops (stage.rs commits only after a batch with records), so journey status reports lag forever"]
 fn f03_scale_1_3_1() {
     let _serial = serial();
     let seed = 303;
@@ -429,7 +429,7 @@ fn f03_scale_1_3_1() {
 /// Fault 4: an instance SIGSTOPped past the session timeout while the stream
 /// goes on, then SIGCONTed: its late writes must not corrupt state or outputs.
 #[test]
-#[ignore = "finding, seed 404: I6 fails: committed offsets of normalise partitions stay behind after the zombie's rebalance; commits that fail during a rebalance (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION) are not retried and nothing re-commits once input stops (stage.rs commits only after a batch with records), so journey status reports lag forever"]
+#[ignore = "finding, seed 404: I6 still fails after the commit-retry fix (progress.rs): after the zombie's SIGCONT and the rebalance it causes, the committed offsets of some partitions (normalise raw partitions in one run, identity hops partitions in another) stay behind their end for 90 s although every output equals the oracle and I1-I5, I7 hold; the owning instance is not re-committing them. Not yet understood; run with --ignored to reproduce"]
 fn f04_zombie_sigstop() {
     let _serial = serial();
     let seed = 404;
@@ -461,7 +461,6 @@ fn f04_zombie_sigstop() {
 /// Fault 5: the broker refuses every connection for ~10 s while records are
 /// being produced, then comes back.
 #[test]
-#[ignore = "finding, seed 505, intermittent (1 of 3 runs): I6 fails: committed offsets of stitch partitions stay behind after the outage (sessions expired, queued commits rejected with ILLEGAL_GENERATION); commits that fail during a rebalance (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION) are not retried and nothing re-commits once input stops (stage.rs commits only after a batch with records), so journey status reports lag forever"]
 fn f05_broker_outage() {
     let _serial = serial();
     let seed = 505;
@@ -491,7 +490,6 @@ fn f05_broker_outage() {
 /// Fault 6: request errors on OffsetCommit, Produce and Heartbeat (and
 /// transport drops on them), in rounds while producing.
 #[test]
-#[ignore = "finding, seed 606: I6 fails: committed offsets of identity partitions stay behind after injected commit/heartbeat errors; commits that fail during a rebalance (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION) are not retried and nothing re-commits once input stops (stage.rs commits only after a batch with records), so journey status reports lag forever"]
 fn f06_request_errors() {
     let _serial = serial();
     let seed = 606;
