@@ -24,10 +24,14 @@
 //!   cluster); the local state is left untouched when it is;
 //! - stateful consumers run with `auto.offset.reset=error`, so fetching at a
 //!   stored offset beyond the partition's end surfaces as an error
-//!   ([`offsets_backwards`]) instead of a silent reset.
+//!   ([`offsets_backwards`]) instead of a silent reset;
+//! - a broker that answers such a fetch with no records (Tansu) is caught
+//!   when it reports the partition empty below the stored offset or
+//!   changelog position ([`empty_below`]: safe with under-reported
+//!   watermarks, which are never 0 for a partition holding records).
 //!
-//! Either way the stage stops with an error naming the topic, partition and
-//! stored offset, the pipeline reports unhealthy, and
+//! Any of these stops the stage with an error naming the topic, partition
+//! and stored offset, the pipeline reports unhealthy, and
 //! `journey_offsets_backwards_total` counts it.
 
 use std::collections::BTreeSet;
@@ -138,7 +142,7 @@ impl ConsumerContext for StageContext {
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 if let Some(state) = &self.state {
-                    if let Err(e) = self.position(state, tpl) {
+                    if let Err(e) = self.position(consumer, state, tpl) {
                         error!(stage = self.stage, error = %e, "cannot take over the assigned partitions");
                         lock_assignment(&self.assignment).error.get_or_insert(e);
                     }
@@ -203,6 +207,7 @@ impl StageContext {
     /// partition's start to its stored offset (the beginning when none).
     fn position(
         &self,
+        consumer: &BaseConsumer<Self>,
         state: &StageState,
         tpl: &mut TopicPartitionList,
     ) -> Result<(), PipelineError> {
@@ -259,11 +264,26 @@ impl StageContext {
                 self.count_restores("catch_up", catch_up.len());
             }
         }
+        let mut emptied = Vec::new();
         for (topic, p) in parts {
-            let start = store
-                .offset(&topic, p)?
-                .map_or(Offset::Beginning, Offset::Offset);
-            tpl.set_partition_offset(&topic, p, start)?;
+            let stored = store.offset(&topic, p)?;
+            if let Some(n) = stored.filter(|&n| n > 0) {
+                // A broker that does not answer an out-of-range fetch with an
+                // error (Tansu) still reports an emptied partition as empty.
+                match consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)) {
+                    Ok((low, high)) if empty_below(n, low, high) => {
+                        emptied.push(format!(
+                            "{topic}/{p} stored offset {n}, the broker reports it empty at {high}"
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(e) => debug!(stage = self.stage, error = %e, "watermarks unavailable"),
+                }
+            }
+            tpl.set_partition_offset(&topic, p, stored.map_or(Offset::Beginning, Offset::Offset))?;
+        }
+        if !emptied.is_empty() {
+            return Err(self.backwards(emptied.join("; ")));
         }
         Ok(())
     }
@@ -326,6 +346,15 @@ impl StageContext {
     }
 }
 
+/// Whether a partition the broker reports as `low..high` is empty while a
+/// stored offset `n` lies beyond it. Safe on brokers that under-report high
+/// watermarks (Tansu 0.6.0 reports the last batch's base offset + 1, so a
+/// partition holding records never reads as empty); a partition that lost
+/// only part of its records is left to the out-of-range fetch error.
+pub fn empty_below(n: i64, low: i64, high: i64) -> bool {
+    high <= low && n > high
+}
+
 fn backwards_error(stage: &'static str, metrics: &Metrics, detail: String) -> PipelineError {
     metrics.offsets_backwards.with_label_values(&[stage]).inc();
     PipelineError::Stage {
@@ -377,4 +406,19 @@ pub fn offsets_backwards(
         named.join("; ")
     };
     backwards_error(stage, metrics, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::empty_below;
+
+    #[test]
+    fn only_an_empty_partition_below_the_stored_offset_counts() {
+        assert!(empty_below(57, 0, 0), "emptied partition");
+        assert!(empty_below(57, 3, 3), "emptied after retention, end below");
+        assert!(!empty_below(57, 0, 1), "Tansu's under-reported watermark");
+        assert!(!empty_below(57, 0, 57), "at the end");
+        assert!(!empty_below(0, 0, 0), "nothing stored");
+        assert!(!empty_below(57, 60, 60), "records deleted after processing");
+    }
 }

@@ -242,6 +242,14 @@ fn read(
             high,
             "changelog range to read"
         );
+        if let Offset::Offset(n) = start {
+            if crate::assign::empty_below(n, low, high) {
+                return Err(PipelineError::Stage {
+                    stage: "changelog",
+                    reason: OUT_OF_RANGE.into(),
+                });
+            }
+        }
         if high > first {
             unread.insert(p, high - 1);
         }

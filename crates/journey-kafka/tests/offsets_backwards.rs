@@ -93,6 +93,33 @@ enum Local {
     /// Without the recorded changelog positions (state written by a version
     /// that did not record them): the changelog's offsets are compared instead.
     WithoutPositions,
+    /// As the first run left it, on a cluster whose input partitions got a
+    /// record each after the loss: not empty, but short of the stored
+    /// offsets, so only the out-of-range fetch can tell.
+    AsLeftPartlyRefilled,
+}
+
+/// One record in every partition of the stateful stages' input topics.
+fn refill(kafka: &KafkaConfig, topics: &TopicsConfig) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = kafka.producer_config().create().expect("producer");
+    for topic in [
+        topics.events.clone(),
+        kafka.internal_topic("identity-hops"),
+        kafka.internal_topic("stitch"),
+    ] {
+        for p in 0..topics.partitions {
+            producer
+                .send(
+                    BaseRecord::<[u8], [u8]>::to(&topic)
+                        .partition(p)
+                        .payload(b"x"),
+                )
+                .map_err(|(e, _)| e)
+                .expect("queued");
+        }
+    }
+    producer.flush(Duration::from_secs(10)).expect("refilled");
 }
 
 fn forget_positions(state: &Path) {
@@ -130,6 +157,9 @@ fn halts_on_a_cluster_that_lost_its_data(changelog: bool, local: Local) {
 
     let fresh = MockBroker::start().expect("fresh mock cluster");
     let (kafka, topics) = setup(&fresh);
+    if local == Local::AsLeftPartlyRefilled {
+        refill(&kafka, &topics);
+    }
     if changelog {
         // The input again: a pipeline that silently started over would emit outputs.
         scenario::produce(&kafka, &topics, &generated.records);
@@ -188,6 +218,13 @@ fn halts_on_a_cluster_that_lost_its_data(changelog: bool, local: Local) {
     if local == Local::WithoutPositions {
         assert!(health.detail.contains("holds none"), "{}", health.detail);
     }
+    if local == Local::AsLeftPartlyRefilled {
+        assert!(
+            health.detail.contains("the broker holds offsets 0..1"),
+            "the out-of-range fetch names the partitions: {}",
+            health.detail
+        );
+    }
     eprintln!(
         "changelog {changelog}: halted {halted_after:?} after start: {}",
         health.detail
@@ -207,4 +244,9 @@ fn with_changelogs_and_no_recorded_positions_a_cluster_that_lost_data_halts_the_
 #[test]
 fn without_changelogs_a_cluster_that_lost_data_halts_the_pipeline() {
     halts_on_a_cluster_that_lost_its_data(false, Local::AsLeft);
+}
+
+#[test]
+fn without_changelogs_a_cluster_that_lost_data_and_got_new_records_halts_the_pipeline() {
+    halts_on_a_cluster_that_lost_its_data(false, Local::AsLeftPartlyRefilled);
 }

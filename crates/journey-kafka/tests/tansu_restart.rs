@@ -4,6 +4,10 @@
 //! 0.6.0 under-reports high watermarks; the offsets-backwards checks must not
 //! fire, the local state must be caught up from its changelog positions, and
 //! the rest of the input must bring outputs and journeys to the oracle's.
+//! And a restarted Tansu (memory storage: everything lost) must halt a
+//! pipeline that starts on it with its old state: Tansu answers a fetch
+//! beyond a partition's end with no records rather than an out-of-range
+//! error, so this relies on the empty-partition check.
 
 #[path = "../../../tests/support/scenario.rs"]
 mod scenario;
@@ -19,11 +23,8 @@ use journey_core::normalize::NormalizeConfig;
 use journey_kafka::metrics::Metrics;
 use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, RawTopic, TopicsConfig};
 
-#[test]
-fn a_restart_on_a_broker_process_resumes_without_a_false_alarm() {
-    let _serial = tansu::serial();
-    let broker = tansu::TestKafka::start();
-    let app = tansu::unique_name("journey-restart");
+/// Creates every topic of the pipeline `app` on `broker`.
+fn create_topics(broker: &tansu::TestKafka, app: &str) -> TopicsConfig {
     let mut topics = TopicsConfig {
         partitions: 3,
         ..TopicsConfig::default()
@@ -51,37 +52,36 @@ fn a_restart_on_a_broker_process_resumes_without_a_false_alarm() {
         let name = format!("{app}.{internal}");
         assert_eq!(broker.create_topic(&name, 3), name);
     }
-    let kafka = KafkaConfig {
-        bootstrap_servers: broker.bootstrap(),
-        application_id: app.clone(),
-        session_timeout_ms: 6_000,
-        ..KafkaConfig::default()
-    };
-    let state = tempfile::tempdir().expect("temp dir");
-    let config = || PipelineConfig {
+    topics
+}
+
+fn config(kafka: &KafkaConfig, topics: &TopicsConfig, state: &std::path::Path) -> PipelineConfig {
+    PipelineConfig {
         kafka: kafka.clone(),
         topics: topics.clone(),
         batch: BatchConfig::default(),
         normalize: NormalizeConfig::default(),
         stitch: StitchConfig::default(),
-        state_dir: state.path().to_path_buf(),
+        state_dir: state.to_path_buf(),
         framing: Framing::SingleObject,
         changelog: true,
-    };
-    let generated = generate(&GeneratorConfig {
-        seed: 17,
-        customers: 50,
-        malformed_per_mille: 0,
-        ..GeneratorConfig::default()
-    });
-    let (first, second) = generated.records.split_at(generated.records.len() / 2);
+    }
+}
 
-    scenario::produce(&kafka, &topics, first);
-    let pipeline = Pipeline::start(config(), Metrics::new()).expect("pipeline starts");
-    let (expected, bad) = scenario::expected(first);
+/// Processes `records` to the end and stops.
+fn first_run(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+    state: &std::path::Path,
+    records: &[journey_core::generate::RawRecord],
+) {
+    scenario::produce(kafka, topics, records);
+    let pipeline =
+        Pipeline::start(config(kafka, topics, state), Metrics::new()).expect("pipeline starts");
+    let (expected, bad) = scenario::expected(records);
     scenario::wait_for_outputs(
-        &kafka,
-        &topics,
+        kafka,
+        topics,
         &expected,
         bad,
         Duration::from_secs(180),
@@ -91,9 +91,38 @@ fn a_restart_on_a_broker_process_resumes_without_a_false_alarm() {
         .wait_quiet(0, Duration::from_secs(3), Duration::from_secs(60))
         .expect("pipeline settles");
     pipeline.shutdown().expect("clean shutdown");
+}
+
+fn kafka(broker: &tansu::TestKafka, app: &str) -> KafkaConfig {
+    KafkaConfig {
+        bootstrap_servers: broker.bootstrap(),
+        application_id: app.to_string(),
+        session_timeout_ms: 6_000,
+        ..KafkaConfig::default()
+    }
+}
+
+#[test]
+fn a_restart_on_a_broker_process_resumes_without_a_false_alarm() {
+    let _serial = tansu::serial();
+    let broker = tansu::TestKafka::start();
+    let app = tansu::unique_name("journey-restart");
+    let topics = create_topics(&broker, &app);
+    let kafka = kafka(&broker, &app);
+    let state = tempfile::tempdir().expect("temp dir");
+    let generated = generate(&GeneratorConfig {
+        seed: 17,
+        customers: 50,
+        malformed_per_mille: 0,
+        ..GeneratorConfig::default()
+    });
+    let (first, second) = generated.records.split_at(generated.records.len() / 2);
+
+    first_run(&kafka, &topics, state.path(), first);
 
     let metrics = Metrics::new();
-    let pipeline = Pipeline::start(config(), metrics.clone()).expect("pipeline restarts");
+    let pipeline = Pipeline::start(config(&kafka, &topics, state.path()), metrics.clone())
+        .expect("pipeline restarts");
     let restores = |kind: &str| -> u64 {
         ["identity", "stitch"]
             .iter()
@@ -134,4 +163,62 @@ fn a_restart_on_a_broker_process_resumes_without_a_false_alarm() {
         .sum();
     assert_eq!(backwards, 0);
     assert_eq!(journeys, expected.customers, "journeys equal the oracle's");
+}
+
+/// Tansu with memory storage loses everything on restart: a pipeline started
+/// on the restarted broker with its old state must halt, not start over.
+#[test]
+fn a_broker_process_that_lost_its_data_halts_the_pipeline() {
+    // `JOURNEY_TEST_LOG=info` shows the pipeline's log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("JOURNEY_TEST_LOG"))
+        .with_test_writer()
+        .try_init();
+    let _serial = tansu::serial();
+    if tansu::external_bootstrap().is_some() {
+        return; // an external cluster cannot be made to lose its data here
+    }
+    let app = tansu::unique_name("journey-lost");
+    let state = tempfile::tempdir().expect("temp dir");
+    let generated = generate(&GeneratorConfig {
+        seed: 19,
+        customers: 30,
+        malformed_per_mille: 0,
+        ..GeneratorConfig::default()
+    });
+    {
+        let broker = tansu::TestKafka::start();
+        let topics = create_topics(&broker, &app);
+        first_run(
+            &kafka(&broker, &app),
+            &topics,
+            state.path(),
+            &generated.records,
+        );
+    }
+    let broker = tansu::TestKafka::start();
+    let topics = create_topics(&broker, &app);
+    let kafka = kafka(&broker, &app);
+    let metrics = Metrics::new();
+    let pipeline = Pipeline::start(config(&kafka, &topics, state.path()), metrics.clone())
+        .expect("pipeline starts");
+    let start = Instant::now();
+    let health = loop {
+        let h = pipeline.health();
+        if !h.healthy {
+            break h;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "still healthy 90 s after starting on a broker that lost its data"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = pipeline.shutdown();
+    assert!(
+        health.detail.contains("offsets went backwards"),
+        "{}",
+        health.detail
+    );
+    eprintln!("halted after {:?}: {}", start.elapsed(), health.detail);
 }
