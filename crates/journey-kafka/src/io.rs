@@ -102,23 +102,44 @@ pub fn read_topics(
     let mut tpl = TopicPartitionList::new();
     let mut out: std::collections::HashMap<String, Vec<ReadRecord>> =
         std::collections::HashMap::new();
+    // Partitions that hold records: read at least up to their reported end.
+    // Tansu under-reports ends (never as 0 when records exist), so after that
+    // the read goes on until a quiet period brings nothing new.
+    let mut pending: std::collections::HashMap<(String, i32), i64> =
+        std::collections::HashMap::new();
     for topic in topics {
         let partitions = crate::topics::partition_count(kafka, topic)?;
         for p in 0..partitions {
             tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+            let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+            if high > low {
+                pending.insert((topic.to_string(), p), high - 1);
+            }
         }
         out.insert(topic.to_string(), Vec::new());
     }
     consumer.assign(&tpl)?;
-    // End of topic = a quiet period with nothing new (watermarks are not
-    // trusted: Tansu reports wrong ones).
+    let started = Instant::now();
     let mut last_new = Instant::now();
-    while last_new.elapsed() < Duration::from_millis(1_200) {
+    while !pending.is_empty() || last_new.elapsed() < Duration::from_millis(1_200) {
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(PipelineError::Stage {
+                stage: "read",
+                reason: format!(
+                    "{} partition(s) not read to their end within 60 s",
+                    pending.len()
+                ),
+            });
+        }
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(m)) => {
                 last_new = Instant::now();
+                let key = (m.topic().to_string(), m.partition());
+                if pending.get(&key).is_some_and(|&last| m.offset() >= last) {
+                    pending.remove(&key);
+                }
                 let record = ReadRecord {
                     partition: m.partition(),
                     offset: m.offset(),
@@ -133,7 +154,7 @@ pub fn read_topics(
                         })
                         .unwrap_or_default(),
                 };
-                out.entry(m.topic().to_string()).or_default().push(record);
+                out.entry(key.0).or_default().push(record);
             }
         }
     }

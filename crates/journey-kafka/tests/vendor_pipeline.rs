@@ -147,7 +147,14 @@ fn pipeline_config(kafka: &KafkaConfig, topics: &TopicsConfig, state: &Path) -> 
         topics: topics.clone(),
         batch: BatchConfig::default(),
         normalize: normalize_config(),
-        stitch: StitchConfig::default(),
+        // The vendors' fixtures span years: none of them is "late" here
+        // (the late-events path is tested in identity_ops.rs).
+        stitch: StitchConfig {
+            lateness: journey_core::fold::Lateness {
+                allowed_hours: 100 * 365 * 24,
+            },
+            ..StitchConfig::default()
+        },
         state_dir: state.to_path_buf(),
         framing: Framing::SingleObject,
         changelog: false,
