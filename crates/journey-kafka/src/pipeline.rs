@@ -52,6 +52,8 @@ pub struct Pipeline {
     store: Arc<RocksStore>,
     threads: Vec<(&'static str, JoinHandle<Result<(), PipelineError>>)>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// The stitch partitions this instance holds (`None`: the pass-through).
+    stitch_assignment: Option<crate::stage::SharedAssignment>,
 }
 
 impl Pipeline {
@@ -183,7 +185,7 @@ impl Pipeline {
             &[stitch],
             Some(store_dyn),
             2,
-            stitch_assignment,
+            stitch_assignment.clone(),
             changelog(&stitch_changelog),
         )?);
         shared.ready.store(true, Ordering::Relaxed);
@@ -195,6 +197,7 @@ impl Pipeline {
             store,
             threads,
             errors,
+            stitch_assignment: Some(stitch_assignment),
         })
     }
 
@@ -274,6 +277,7 @@ impl Pipeline {
             store,
             threads,
             errors,
+            stitch_assignment: None,
         })
     }
 
@@ -360,11 +364,19 @@ impl Pipeline {
         }
     }
 
+    /// The journeys of the stitch partitions this instance holds now (local
+    /// state of partitions it no longer holds is kept for reuse, not shown).
     pub fn journeys(&self) -> Result<Vec<CustomerJourney>, PipelineError> {
+        let holds = |p: i32| {
+            self.stitch_assignment
+                .as_ref()
+                .is_none_or(|a| crate::stage::lock_assignment(a).owns(p))
+        };
         stitch_stage::journeys(
             self.store.as_ref(),
             self.cfg.topics.partitions,
             &self.cfg.stitch,
+            holds,
         )
     }
 

@@ -536,14 +536,16 @@ fn decode_timer(key: &[u8]) -> Option<(i64, u64)> {
     Some((due as i64, label))
 }
 
-/// Every customer's final journey held in `store`, folded at each partition's watermark.
+/// Every customer's final journey held in `store` for the partitions `holds`
+/// accepts, folded at each partition's watermark.
 pub fn journeys(
     store: &dyn StateStore,
     partitions: i32,
     cfg: &StitchConfig,
+    holds: impl Fn(i32) -> bool,
 ) -> Result<Vec<CustomerJourney>, PipelineError> {
     let mut out = Vec::new();
-    for p in 0..partitions {
+    for p in (0..partitions).filter(|&p| holds(p)) {
         let wm = stored_watermark(store, p)?;
         for (_, bytes) in store.scan(Table::Components, p, b"")? {
             let comp = ComponentState::decode(&bytes).map_err(|e| PipelineError::Stage {

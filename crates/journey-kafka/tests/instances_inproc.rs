@@ -72,9 +72,12 @@ fn three_instances_in_one_group_equal_the_oracle() {
         String::new,
     );
     // Each instance holds only its partitions: the union is every journey once.
+    // (All read before any stops: a stop moves its partitions to the others.)
     let mut journeys = Vec::new();
-    for p in instances {
+    for p in &instances {
         journeys.extend(p.journeys().expect("journeys"));
+    }
+    for p in instances {
         p.shutdown().expect("shutdown");
     }
     journeys.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
