@@ -364,6 +364,17 @@ impl Pipeline {
         }
     }
 
+    /// Every journey in this instance's local stitch state, held or kept for
+    /// reuse (e.g. to check that a halted pipeline left its state alone).
+    pub fn local_journeys(&self) -> Result<Vec<CustomerJourney>, PipelineError> {
+        stitch_stage::journeys(
+            self.store.as_ref(),
+            self.cfg.topics.partitions,
+            &self.cfg.stitch,
+            |_| true,
+        )
+    }
+
     /// The journeys of the stitch partitions this instance holds now (local
     /// state of partitions it no longer holds is kept for reuse, not shown).
     pub fn journeys(&self) -> Result<Vec<CustomerJourney>, PipelineError> {
