@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 pub struct FaultEnv {
     pub spec: String,
     pub seed: u64,
+    /// `JOURNEY_FAULT_STALL_MS` for the `stall` site (its default when `None`).
+    pub stall_ms: Option<u64>,
 }
 
 /// One running `journey run` process.
@@ -138,6 +140,10 @@ impl Fleet {
                     "JOURNEY_FAULT_SEED",
                     (f.seed + self.counts.starts as u64).to_string(),
                 );
+                match f.stall_ms {
+                    Some(ms) => cmd.env("JOURNEY_FAULT_STALL_MS", ms.to_string()),
+                    None => cmd.env_remove("JOURNEY_FAULT_STALL_MS"),
+                };
             }
             None => {
                 cmd.env_remove("JOURNEY_FAULT")

@@ -699,8 +699,10 @@ pub fn stored_offsets(state_dirs: &[PathBuf], stage: &str) -> BTreeMap<(String, 
 }
 
 /// I7 state/offsets: for the stateful stages (identity, stitch), the offset
-/// committed to Kafka is never ahead of the offsets stored with the state in
-/// RocksDB: some instance's database holds state at least that far. Read after
+/// committed to Kafka is never ahead of durable state: the offsets stored with
+/// the state in some instance's RocksDB, or in the stage's changelog (a
+/// partition revoked from an instance is dropped from its local store and
+/// lives on in the changelog until its next owner restores it). Read after
 /// the instances stopped; every database must reopen.
 pub fn i7_committed_not_ahead(
     kafka: &KafkaConfig,
@@ -719,15 +721,24 @@ pub fn i7_committed_not_ahead(
     for (stage, inputs) in stages {
         let group = format!("{}.{stage}", kafka.application_id);
         let committed = committed_offsets(kafka, &group, &inputs);
-        let stored = stored_offsets(state_dirs, stage);
+        let local = stored_offsets(state_dirs, stage);
+        let partitions: Vec<i32> = committed
+            .keys()
+            .map(|(_, p)| *p)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let changelog = journey_kafka::changelog_offsets(kafka, stage, &partitions)
+            .expect("changelog readable");
         for ((topic, partition), c) in committed {
             let Some(c) = c else { continue };
             checked += 1;
-            match stored.get(&(topic.clone(), partition)) {
-                Some(&s) if s >= c => {}
-                s => problems.push(format!(
-                    "{group} {topic}/{partition}: committed {c}, stored {s:?}"
-                )),
+            let key = (topic.clone(), partition);
+            let (l, d) = (local.get(&key).copied(), changelog.get(&key).copied());
+            if l.max(d).is_none_or(|s| s < c) {
+                problems.push(format!(
+                    "{group} {topic}/{partition}: committed {c}, stored locally {l:?}, in the changelog {d:?}"
+                ));
             }
         }
     }

@@ -60,6 +60,11 @@ pub struct Assignment {
     pub newly: BTreeSet<i32>,
     /// State partitions revoked since the stage last looked.
     pub revoked: BTreeSet<i32>,
+    /// Every partition (of any input topic) revoked since the stage last
+    /// looked: records polled before the revocation and progress kept for
+    /// them belong to the old assignment and are discarded, even when the
+    /// partition came back in the same poll (a zombie's lost partitions).
+    pub moved: BTreeSet<(String, i32)>,
     /// A failure inside the rebalance callback, for the stage loop to stop on.
     pub error: Option<PipelineError>,
 }
@@ -191,6 +196,7 @@ impl ConsumerContext for StageContext {
             Rebalance::Revoke(tpl) => {
                 for e in tpl.elements() {
                     a.assigned.remove(&(e.topic().to_string(), e.partition()));
+                    a.moved.insert((e.topic().to_string(), e.partition()));
                     if e.topic() == a.state_topic {
                         a.newly.remove(&e.partition());
                         a.revoked.insert(e.partition());

@@ -5,7 +5,8 @@
 //! hand, the fault fires with that probability. Most sites abort the process
 //! (`std::process::abort()`, as close to SIGKILL as a process can do to
 //! itself: no destructors, no flush, no commit); `state_write_error` instead
-//! makes the state write fail as a full disk would. `JOURNEY_FAULT_SEED`
+//! makes the state write fail as a full disk would, and `stall` stops the
+//! stage past `max.poll.interval.ms` (see [`Site::Stall`]). `JOURNEY_FAULT_SEED`
 //! (a `u64`) seeds the draws; without it the seed is taken from the clock and
 //! logged. The stage threads share one generator, so a seed fixes the
 //! sequence of draws, not which stage gets which draw.
@@ -35,10 +36,15 @@ pub enum Site {
     BeforeCommit,
     /// Not an abort: the state write returns an error (disk full).
     StateWriteError,
+    /// Not an abort: the stage stops between processing a batch and writing
+    /// it for `JOURNEY_FAULT_STALL_MS` (default 30 000) while the process
+    /// lives on, as a very slow batch would; past `max.poll.interval.ms` the
+    /// consumer leaves its group. Fires at most once per process.
+    Stall,
 }
 
 impl Site {
-    pub const ALL: [Site; 7] = [
+    pub const ALL: [Site; 8] = [
         Site::AfterPoll,
         Site::AfterProcess,
         Site::AfterProduce,
@@ -46,6 +52,7 @@ impl Site {
         Site::AfterStateWrite,
         Site::BeforeCommit,
         Site::StateWriteError,
+        Site::Stall,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +64,7 @@ impl Site {
             Site::AfterStateWrite => "after_state_write",
             Site::BeforeCommit => "before_commit",
             Site::StateWriteError => "state_write_error",
+            Site::Stall => "stall",
         }
     }
 
@@ -197,6 +205,23 @@ pub fn point(site: Site, stage: &str) {
             site.name()
         );
         std::process::abort();
+    }
+}
+
+/// Sleeps for `JOURNEY_FAULT_STALL_MS` (default 30 s) if `site` is armed and
+/// its draw fires, once per process at most.
+pub fn stall(site: Site, stage: &str) {
+    static STALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if armed().is_some_and(|f| f.fires(site)) && !STALLED.swap(true, Ordering::Relaxed) {
+        let ms = std::env::var("JOURNEY_FAULT_STALL_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(30_000);
+        eprintln!(
+            "journey: fault injection: {} for {ms} ms in stage {stage}",
+            site.name()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 

@@ -39,6 +39,22 @@ use std::path::PathBuf;
 pub use config::{BatchConfig, KafkaConfig, RawTopic, TopicsConfig};
 pub use pipeline::{owner_alert_topics, Counters, Health, Pipeline};
 
+/// The input offsets `(topic, partition)` → next offset that the changelog
+/// of the stateful stage `stage` (`"identity"` or `"stitch"`) holds for its
+/// state partitions `partitions`: how far the durable state that moves
+/// between instances goes, whatever instance's local store holds it.
+pub fn changelog_offsets(
+    kafka: &KafkaConfig,
+    stage: &str,
+    partitions: &[i32],
+) -> Result<std::collections::HashMap<(String, i32), i64>, PipelineError> {
+    changelog::stored_offsets(
+        kafka,
+        &kafka.internal_topic(&format!("{stage}-changelog")),
+        partitions,
+    )
+}
+
 /// Everything a [`Pipeline`] needs.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {

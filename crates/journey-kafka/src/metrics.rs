@@ -40,6 +40,9 @@ pub struct Metrics {
     /// Partitions brought up to date from a changelog, per stage and kind
     /// (`full`: from the beginning; `catch_up`: from the local state's position).
     pub state_restores: IntCounterVec,
+    /// Batches processed but not written because the consumer lost its
+    /// assignment meanwhile (session expired, `max.poll.interval.ms` exceeded).
+    pub stale_batches: IntCounterVec,
 }
 
 impl Metrics {
@@ -102,6 +105,12 @@ impl Metrics {
         let state_write_errors = counter(
             "state_write_errors_total",
             "Failed state writes (the stage stops).",
+        );
+        let stale_batches = counter_vec(
+            "stale_batches_total",
+            "Batches discarded unwritten because the consumer lost its partitions while \
+             processing them (session expired, max.poll.interval.ms exceeded).",
+            &["stage"],
         );
         let broker_unreachable = IntGauge::with_opts(
             Opts::new(
@@ -180,6 +189,7 @@ impl Metrics {
             components,
             component_size,
             state_write_errors,
+            stale_batches,
             broker_unreachable,
             offsets_backwards,
             state_restores,

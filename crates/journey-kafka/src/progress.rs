@@ -9,7 +9,10 @@
 //! commit after ours (the reliability suite's fault 4 showed it), and the
 //! next full round corrects it — as Kafka Streams commits on an interval.
 //! Partitions skipped because durable state already holds them (re-delivery
-//! after a crash) are reported the same way.
+//! after a crash) are reported the same way. The progress of a revoked
+//! partition is forgotten at once ([`Progress::forget`]): an instance that
+//! lost a partition and got it back (a zombie waking up) would otherwise
+//! keep re-committing its old, lower offset over the new owner's.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,6 +70,17 @@ impl Progress {
             .entry((topic.to_string(), partition))
             .or_insert(next);
         *slot = (*slot).max(next);
+    }
+
+    /// Forgets the progress and acknowledgements of partitions this
+    /// instance lost: a stale offset kept for them would be committed again
+    /// (behind the new owner's) if they came back.
+    pub fn forget(&mut self, lost: &std::collections::BTreeSet<(String, i32)>) {
+        self.want.retain(|k, _| !lost.contains(k));
+        self.acked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|k, _| !lost.contains(k));
     }
 
     /// Commits, asynchronously, every wanted offset the broker has not

@@ -158,7 +158,15 @@ impl<L: StageLogic> StageRunner<L> {
                 } else {
                     left
                 };
-                match self.consumer.poll(timeout) {
+                let polled = self.consumer.poll(timeout);
+                // Rebalance callbacks ran inside that poll, before what it returned.
+                let moved = std::mem::take(&mut lock_assignment(&self.assignment).moved);
+                if !moved.is_empty() {
+                    batch.retain(|m| !moved.contains(&(m.topic().to_string(), m.partition())));
+                    progress.forget(&moved);
+                    stored.retain(|k, _| !moved.contains(k));
+                }
+                match polled {
                     None => break,
                     Some(Ok(m)) => {
                         poll_backoff.reset();
@@ -286,6 +294,21 @@ impl<L: StageLogic> StageRunner<L> {
             }
             if let Some((_, topic)) = &self.changelog {
                 crate::changelog::record(&wb, topic, &mut out);
+            }
+            fault::stall(Site::Stall, L::NAME);
+            if self.consumer.assignment_lost() {
+                // Processing outlived the session or max.poll.interval.ms: the
+                // group gave these partitions to another member, whose
+                // changelog and outputs must not be overwritten by this
+                // stale batch. The next poll revokes them; whatever comes
+                // back is restored and positioned afresh.
+                warn!(
+                    stage = L::NAME,
+                    records = batch.len(),
+                    "assignment lost while processing: batch discarded unwritten"
+                );
+                self.metrics.stale_batches.with_label_values(&[L::NAME]).inc();
+                continue;
             }
             self.produce(out)?;
             let failed = self.producer.context().failed.load(Ordering::Relaxed);

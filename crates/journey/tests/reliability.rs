@@ -81,6 +81,7 @@ fn fault_env(seed: u64) -> FaultEnv {
     FaultEnv {
         spec: std::env::var("JOURNEY_RELIABILITY_FAULT").unwrap_or_else(|_| FAULT_SPEC.into()),
         seed,
+        stall_ms: None,
     }
 }
 
@@ -429,7 +430,6 @@ fn f03_scale_1_3_1() {
 /// Fault 4: an instance SIGSTOPped past the session timeout while the stream
 /// goes on, then SIGCONTed: its late writes must not corrupt state or outputs.
 #[test]
-#[ignore = "finding, seed 404: I6 still fails after the commit-retry fix (progress.rs): after the zombie's SIGCONT and the rebalance it causes, the committed offsets of some partitions (normalise raw partitions in one run, identity hops partitions in another) stay behind their end for 90 s although every output equals the oracle and I1-I5, I7 hold; the owning instance is not re-committing them. Not yet understood; run with --ignored to reproduce"]
 fn f04_zombie_sigstop() {
     let _serial = serial();
     let seed = 404;
@@ -547,6 +547,71 @@ fn f06_request_errors() {
     for (api, _) in &rounds {
         r.broker.cluster().clear_request_errors(*api);
     }
+    r.finish(&expected, bad, last_fault, |_| vec![]);
+}
+
+/// Fault 7: a slow broker (300 ms per request for a while) and a member that
+/// stops polling past `max.poll.interval.ms` (18 s here) while its process
+/// lives and heartbeats: the `stall` fault site holds one stage of instance 1
+/// for 25 s between processing a batch and writing it. The group moves that
+/// stage's partitions; the batch it wakes up with belongs to a lost
+/// assignment and must be discarded unwritten, not land in the changelog
+/// behind the new owner's writes.
+#[test]
+fn f07_slow_broker_and_stalled_member() {
+    let _serial = serial();
+    let seed = 707;
+    let records = generated(seed, 150);
+    let (expected, bad) = scenario::expected(&records);
+    let mut r = Run::new("f07_slow_broker_and_stalled_member", seed);
+    let parts: Vec<&[RawRecord]> = records.chunks(records.len().div_ceil(6)).collect();
+    r.fleet.start(0);
+    r.fleet.start(2);
+    r.fleet.sleep_supervised(Duration::from_secs(3));
+    r.produce(parts[0]);
+    r.fleet.sleep_supervised(Duration::from_secs(2));
+    // Only instance 1 stalls (the environment is read when a child starts).
+    r.fleet.fault = Some(FaultEnv {
+        spec: "stall:1".into(),
+        seed,
+        stall_ms: Some(25_000),
+    });
+    r.fleet.start(1);
+    r.fleet.fault = None;
+    r.fleet.sleep_supervised(Duration::from_secs(2));
+    r.produce(parts[1]);
+    // The slow broker, while the stalled member's partitions move.
+    r.broker
+        .cluster()
+        .broker_round_trip_time(1, Duration::from_millis(300))
+        .expect("round-trip time set");
+    r.produce(parts[2]);
+    r.fleet.sleep_supervised(Duration::from_secs(8));
+    r.broker
+        .cluster()
+        .broker_round_trip_time(1, Duration::ZERO)
+        .expect("round-trip time reset");
+    r.produce(parts[3]);
+    // The stall ends ~25 s after instance 1's first batch; its stale batch is discarded.
+    let log = r.fleet.log_path(1);
+    let discarded = |log: &std::path::Path| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("assignment lost while processing: batch discarded unwritten")
+    };
+    let waiting = Instant::now();
+    while !discarded(&log) && waiting.elapsed() < Duration::from_secs(60) {
+        r.fleet.sleep_supervised(Duration::from_millis(500));
+    }
+    assert!(
+        discarded(&log),
+        "instance 1 stalled past max.poll.interval.ms but never discarded its stale batch \
+         (log {})",
+        log.display()
+    );
+    let last_fault = Instant::now();
+    r.produce(parts[4]);
+    r.produce(parts.get(5).copied().unwrap_or_default());
     r.finish(&expected, bad, last_fault, |_| vec![]);
 }
 
