@@ -768,6 +768,7 @@ pub fn restore_journeys(
         state_dir: dir.to_path_buf(),
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     };
     let fresh = Pipeline::start(cfg, Metrics::new()).expect("fresh instance starts");
     let start = Instant::now();

@@ -36,7 +36,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use journey_core::store::StateStore;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
@@ -44,7 +44,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::metrics::Metrics;
 use crate::outage::{self, Reach};
@@ -67,6 +67,14 @@ pub struct Assignment {
     pub moved: BTreeSet<(String, i32)>,
     /// A failure inside the rebalance callback, for the stage loop to stop on.
     pub error: Option<PipelineError>,
+    /// A revocation since the stage last looked was of a lost assignment
+    /// (session expired, `max.poll.interval.ms` exceeded): its local state
+    /// may hold a batch the group's new owner never saw, so it is dropped
+    /// even where standby replicas would keep it.
+    pub lost: bool,
+    /// The state partitions the stage owns, shared with its standby thread
+    /// (see [`crate::standby`]).
+    pub claimed: crate::standby::Claimed,
 }
 
 pub type SharedAssignment = Arc<Mutex<Assignment>>;
@@ -161,6 +169,15 @@ impl ConsumerContext for StageContext {
                 r
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let lost = consumer.assignment_lost();
+                {
+                    let mut a = lock_assignment(&self.assignment);
+                    a.lost |= lost;
+                    let mut claimed = crate::standby::lock(&a.claimed);
+                    for e in tpl.elements().iter().filter(|e| e.topic() == a.state_topic) {
+                        claimed.remove(&e.partition());
+                    }
+                }
                 let r = if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
@@ -224,6 +241,16 @@ impl StageContext {
             .map(|e| (e.topic().to_string(), e.partition()))
             .collect();
         let store = state.store.as_ref();
+        // Held until the new partitions are restored and marked owned: the
+        // standby thread never writes a partition the stage is taking over.
+        let claimed = lock_assignment(&self.assignment).claimed.clone();
+        let mut claimed = crate::standby::lock(&claimed);
+        claimed.extend(
+            parts
+                .iter()
+                .filter(|(t, _)| *t == state_topic)
+                .map(|(_, p)| *p),
+        );
         if let Some((kafka, changelog)) = &state.changelog {
             let restore: Vec<i32> = parts
                 .iter()
@@ -239,15 +266,24 @@ impl StageContext {
             }
             if !full.is_empty() {
                 self.check_changelog(state, kafka, changelog, &full)?;
-                outage::retry(&self.reach, "restore from the changelog", || {
+                let started = Instant::now();
+                let applied = outage::retry(&self.reach, "restore from the changelog", || {
                     crate::changelog::restore(kafka, changelog, &full, store)
                 })?;
+                info!(stage = self.stage, topic = %changelog, partitions = ?full, applied,
+                      seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
                 self.count_restores("full", full.len());
             }
             if !catch_up.is_empty() {
+                let started = Instant::now();
                 let r = outage::retry(&self.reach, "catch up from the changelog", || {
                     crate::changelog::catch_up(kafka, changelog, &catch_up, store)
                 });
+                if let Ok(applied) = &r {
+                    info!(stage = self.stage, topic = %changelog, positions = ?catch_up, applied,
+                          seconds = started.elapsed().as_secs_f64(),
+                          "local state caught up from changelog");
+                }
                 match r {
                     Err(e) if crate::changelog::is_out_of_range(&e) => {
                         let mut at = Vec::new();

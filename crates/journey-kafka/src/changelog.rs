@@ -28,7 +28,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
-use tracing::info;
+use tracing::debug;
 
 use crate::records::Outgoing;
 use crate::{KafkaConfig, PipelineError};
@@ -135,7 +135,7 @@ pub fn restore(
     }
     let from: Vec<(i32, Offset)> = partitions.iter().map(|&p| (p, Offset::Beginning)).collect();
     let applied = apply(kafka, topic, &from, store)?;
-    info!(topic, partitions = ?partitions, applied, seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
+    debug!(topic, partitions = ?partitions, applied, seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
     Ok(applied)
 }
 
@@ -153,7 +153,7 @@ pub fn catch_up(
         .map(|&(p, n)| (p, Offset::Offset(n)))
         .collect();
     let applied = apply(kafka, topic, &from, store)?;
-    info!(topic, positions = ?positions, applied, seconds = started.elapsed().as_secs_f64(), "local state caught up from changelog");
+    debug!(topic, positions = ?positions, applied, seconds = started.elapsed().as_secs_f64(), "local state caught up from changelog");
     Ok(applied)
 }
 
@@ -234,7 +234,7 @@ fn read(
             Offset::Offset(n) => n.max(low),
             _ => low,
         };
-        tracing::debug!(
+        debug!(
             topic,
             partition = p,
             first,

@@ -31,6 +31,7 @@ mod progress;
 mod records;
 mod spawn;
 mod stage;
+mod standby;
 pub mod stitch_metrics;
 mod stitch_stage;
 
@@ -70,6 +71,10 @@ pub struct PipelineConfig {
     /// state moves with it to another instance (needed for more than one
     /// instance; costs one extra produce of the changed state per batch).
     pub changelog: bool,
+    /// Standby replicas (with a changelog): keep the state of the partitions
+    /// this instance does not own warm, for fast fail-over (see the `standby`
+    /// module; every instance then holds all of the state).
+    pub standby: bool,
 }
 
 /// Errors of the Kafka edges, classified by what to do about them.

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::normalise_stage::NormaliseStage;
 use crate::records::Codecs;
 use crate::spawn::{assignment, spawn_err, StageEnv};
-use crate::stage::Shared;
+use crate::stage::{lock_assignment, Shared};
 use crate::stitch_stage::{self, StitchStage};
 use crate::topics::{create_topics, partition_count};
 use crate::{PipelineConfig, PipelineError};
@@ -172,22 +172,46 @@ impl Pipeline {
         };
         threads.push(env.spawn(normalise, &raw_topics, None, 0, assignment(""), None)?);
         // Range assignment keeps partition n of the events and hops topics on one instance.
+        let identity_assignment = assignment(&t.events);
         threads.push(env.spawn(
             identity,
             &[t.events.clone(), hops],
-            Some(identity_store),
+            Some(identity_store.clone()),
             1,
-            assignment(&t.events),
+            identity_assignment.clone(),
             changelog(&identity_changelog),
         )?);
         threads.push(env.spawn(
             stitcher,
             &[stitch],
-            Some(store_dyn),
+            Some(store_dyn.clone()),
             2,
             stitch_assignment.clone(),
             changelog(&stitch_changelog),
         )?);
+        if cfg.standby && cfg.changelog {
+            let followers = [
+                ("identity", identity_changelog, identity_store, identity_assignment),
+                ("stitch", stitch_changelog, store_dyn, stitch_assignment.clone()),
+            ];
+            for (stage, topic, store, assigned) in followers {
+                let standby = crate::standby::Standby {
+                    stage,
+                    kafka: k.clone(),
+                    changelog: topic,
+                    store,
+                    partitions: p,
+                    claimed: lock_assignment(&assigned).claimed.clone(),
+                    shared: shared.clone(),
+                    metrics: metrics.clone(),
+                };
+                let handle = std::thread::Builder::new()
+                    .name(format!("{stage}-standby"))
+                    .spawn(move || standby.run())
+                    .map_err(spawn_err)?;
+                threads.push(("standby", handle));
+            }
+        }
         shared.ready.store(true, Ordering::Relaxed);
         info!(partitions = p, state_dir = %cfg.state_dir.display(), "pipeline started");
         Ok(Pipeline {

@@ -111,6 +111,7 @@ impl StageEnv<'_> {
             index,
             assignment,
             changelog,
+            standby: self.cfg.standby,
         };
         let (shared, errors) = (self.shared.clone(), self.errors.clone());
         let handle = std::thread::Builder::new()

@@ -137,6 +137,9 @@ pub struct StageRunner<L: StageLogic> {
     pub assignment: SharedAssignment,
     /// `(cluster, changelog topic)` when state changes go to a changelog.
     pub changelog: Option<(crate::KafkaConfig, String)>,
+    /// Standby replicas on: revoked partitions stay in the local state (kept
+    /// warm by the standby thread) unless the assignment was lost.
+    pub standby: bool,
 }
 
 impl<L: StageLogic> StageRunner<L> {
@@ -203,20 +206,29 @@ impl<L: StageLogic> StageRunner<L> {
             }
             // Partitions that moved: drop what left, restore what arrived, and
             // only process records of partitions this instance still holds.
-            let (newly, revoked) = {
+            let (newly, revoked, lost, claimed) = {
                 let mut a = lock_assignment(&self.assignment);
                 if let Some(e) = a.error.take() {
                     return Err(e);
                 }
-                (std::mem::take(&mut a.newly), std::mem::take(&mut a.revoked))
+                (
+                    std::mem::take(&mut a.newly),
+                    std::mem::take(&mut a.revoked),
+                    std::mem::take(&mut a.lost),
+                    a.claimed.clone(),
+                )
             };
             // Newly assigned partitions were restored (with a changelog) and
             // positioned in the rebalance callback; revoked ones are dropped
-            // when a changelog will bring them back.
+            // when a changelog will bring them back, unless a standby keeps
+            // them warm (never after a lost assignment).
             if let (Some(store), Some(_)) = (&self.store, &self.changelog) {
                 let revoked: Vec<i32> = revoked.into_iter().collect();
-                for &p in &revoked {
-                    store.drop_partition(p)?;
+                if !self.standby || lost {
+                    let claimed = crate::standby::lock(&claimed);
+                    for &p in revoked.iter().filter(|p| !claimed.contains(p)) {
+                        store.drop_partition(p)?;
+                    }
                 }
                 if !revoked.is_empty() {
                     self.logic.on_revoked(&revoked);

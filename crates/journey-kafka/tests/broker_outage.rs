@@ -61,6 +61,7 @@ fn a_broker_outage_makes_the_pipeline_not_ready_then_it_recovers() {
             state_dir: state.path().to_path_buf(),
             framing: Framing::SingleObject,
             changelog: true,
+            standby: false,
         },
         metrics.clone(),
     )

@@ -55,6 +55,7 @@ fn config(kafka: &KafkaConfig, state: &Path) -> PipelineConfig {
         state_dir: state.to_path_buf(),
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     }
 }
 

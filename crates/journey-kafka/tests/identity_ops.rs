@@ -166,6 +166,7 @@ fn unmerge_routing_quarantine_and_late_events_through_the_pipeline() {
             state_dir: state.path().to_path_buf(),
             framing: Framing::SingleObject,
             changelog: true,
+            standby: false,
         },
         metrics.clone(),
     )

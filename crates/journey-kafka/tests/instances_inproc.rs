@@ -42,6 +42,7 @@ fn three_instances_in_one_group_equal_the_oracle() {
         state_dir: dir.path().join(format!("s{n}")),
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     };
     let mut instances: Vec<Pipeline> = (0..3)
         .map(|n| Pipeline::start(config(n), Metrics::new()).expect("instance starts"))

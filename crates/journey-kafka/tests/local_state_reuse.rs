@@ -63,6 +63,7 @@ fn a_returning_instance_catches_up_from_its_local_state() {
         state_dir: state.to_path_buf(),
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     };
     let generated = generate(&GeneratorConfig {
         seed: 31,

@@ -57,6 +57,7 @@ fn config(
         state_dir: state.to_path_buf(),
         framing: Framing::SingleObject,
         changelog,
+        standby: false,
     }
 }
 

@@ -52,6 +52,7 @@ fn pipeline_equals_oracle_on_generated_input() {
         state_dir: state.path().to_path_buf(),
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     };
     let pipeline = Pipeline::start(cfg, Metrics::new()).expect("pipeline starts");
     pipeline

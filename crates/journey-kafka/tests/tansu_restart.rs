@@ -65,6 +65,7 @@ fn config(kafka: &KafkaConfig, topics: &TopicsConfig, state: &std::path::Path) -
         state_dir: state.to_path_buf(),
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     }
 }
 

@@ -158,6 +158,7 @@ fn pipeline_config(kafka: &KafkaConfig, topics: &TopicsConfig, state: &Path) -> 
         state_dir: state.to_path_buf(),
         framing: Framing::SingleObject,
         changelog: false,
+        standby: false,
     }
 }
 

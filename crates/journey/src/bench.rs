@@ -150,6 +150,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
             state_dir: state.path().to_path_buf(),
             framing: Framing::SingleObject,
             changelog: true,
+            standby: false,
         };
         let pass = Pipeline::start_passthrough(cfg, Metrics::new())
             .context("cannot start the pass-through")?;
@@ -179,6 +180,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
         state_dir: state.path().to_path_buf(),
         framing,
         changelog: true,
+        standby: false,
     };
     let pipeline = Pipeline::start(cfg, Metrics::new()).context("cannot start the pipeline")?;
     let (timings, counters) = embedded::drive(&pipeline, n, args.timeout, false)?;

@@ -148,6 +148,12 @@ pub struct StateSection {
     /// one instance and for moving to a new machine; costs an extra produce of
     /// the changed state per batch.
     pub changelog: bool,
+    /// Standby replicas: keep the state of every partition this instance
+    /// does not own warm from the changelogs, so that taking one over after
+    /// a failure catches up a few batches instead of restoring from the
+    /// beginning. Every instance then holds all of the state (disk) and reads
+    /// every changelog (network). Needs `changelog`.
+    pub standby: bool,
 }
 
 impl Default for StateSection {
@@ -155,6 +161,7 @@ impl Default for StateSection {
         StateSection {
             dir: PathBuf::from("/var/lib/journey"),
             changelog: true,
+            standby: false,
         }
     }
 }
@@ -316,6 +323,12 @@ impl Config {
         if let Err(e) = self.normalize.to_normalize_config() {
             problems.push(e);
         }
+        if self.state.standby && !self.state.changelog {
+            problems.push(
+                "field `state.standby`: standby replicas follow the changelogs; set `state.changelog = true`"
+                    .into(),
+            );
+        }
         if self.state.dir.as_os_str().is_empty() {
             problems.push("field `state.dir`: must name a writable directory".into());
         }
@@ -362,6 +375,7 @@ impl Config {
             state_dir: self.state.dir,
             framing,
             changelog: self.state.changelog,
+            standby: self.state.standby,
         })
     }
 }

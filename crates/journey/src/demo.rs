@@ -78,6 +78,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         state_dir: PathBuf::new(), // replaced by a temp folder
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     };
     let started = Instant::now();
     let finished = embedded::run_to_quiet(cfg.clone(), produced, args.timeout, false)?;

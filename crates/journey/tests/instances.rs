@@ -141,6 +141,7 @@ fn three_instances_with_a_kill_equal_the_oracle() {
         state_dir: dir.path().join("state-fresh"),
         framing: Framing::SingleObject,
         changelog: true,
+        standby: false,
     };
     let fresh = Pipeline::start(cfg, Metrics::new()).expect("fresh instance starts");
     let start = Instant::now();
