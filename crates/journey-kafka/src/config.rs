@@ -26,6 +26,13 @@ pub struct KafkaConfig {
     pub librdkafka: BTreeMap<String, String>,
     /// Consumer session timeout; short values let a group rebalance quickly.
     pub session_timeout_ms: u32,
+    /// Exactly-once mode: each batch's outputs, changelog records and input
+    /// offsets are committed in one Kafka transaction, fenced by the consumer
+    /// group's generation (KIP-447; Kafka 2.5 or later). Needs
+    /// `state.changelog`; consumers of the outputs read with
+    /// `isolation.level=read_committed`. Off: at-least-once with
+    /// deterministic ids. The embedded demo broker does not honour transactions.
+    pub transactions: bool,
 }
 
 impl Default for KafkaConfig {
@@ -35,6 +42,7 @@ impl Default for KafkaConfig {
             application_id: "journey-stitch".into(),
             librdkafka: BTreeMap::new(),
             session_timeout_ms: 10_000,
+            transactions: false,
         }
     }
 }

@@ -132,7 +132,7 @@ pub fn read_topics(
             });
         }
         match consumer.poll(Duration::from_millis(100)) {
-            None => {}
+            None => drop_read_to_end(&consumer, &mut pending),
             Some(Err(e)) => return Err(e.into()),
             Some(Ok(m)) => {
                 last_new = Instant::now();
@@ -162,6 +162,30 @@ pub fn read_topics(
         records.sort_by_key(|r| (r.partition, r.offset));
     }
     Ok(out)
+}
+
+/// Removes from `pending` (`(topic, partition)` → last offset to read) the
+/// partitions whose fetch position is past that offset. A partition written
+/// by transactions ends in a commit marker, which no consumer ever receives,
+/// so its last offset is passed, never read.
+pub(crate) fn drop_read_to_end<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    pending: &mut std::collections::HashMap<(String, i32), i64>,
+) {
+    if pending.is_empty() {
+        return;
+    }
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    for e in positions.elements() {
+        if let Offset::Offset(next) = e.offset() {
+            let key = (e.topic().to_string(), e.partition());
+            if pending.get(&key).is_some_and(|&last| next > last) {
+                pending.remove(&key);
+            }
+        }
+    }
 }
 
 /// The plain-consumer baseline: a consumer group draining `topics` until

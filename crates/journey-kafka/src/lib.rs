@@ -34,6 +34,7 @@ mod stage;
 mod standby;
 pub mod stitch_metrics;
 mod stitch_stage;
+mod txn;
 
 use std::path::PathBuf;
 

@@ -60,6 +60,13 @@ impl Pipeline {
     pub fn start(cfg: PipelineConfig, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
         cfg.topics.validate().map_err(PipelineError::Config)?;
         crate::fault::init().map_err(PipelineError::Config)?;
+        if cfg.kafka.transactions && !cfg.changelog {
+            return Err(PipelineError::Config(
+                "transactions need the changelog: state written after a commit must be \
+                 recoverable from it"
+                    .into(),
+            ));
+        }
         let k = &cfg.kafka;
         let p = cfg.topics.partitions;
         let hops = k.internal_topic("identity-hops");

@@ -90,10 +90,21 @@ impl StageEnv<'_> {
             .create_with_context(ctx)?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
+        let transactional = self.cfg.kafka.transactions;
+        let mut producer_config = self.cfg.kafka.producer_config();
+        if transactional {
+            producer_config.set(
+                "transactional.id",
+                format!(
+                    "{}.{}.{}",
+                    self.cfg.kafka.application_id,
+                    L::NAME,
+                    crate::txn::instance_id(&self.cfg.state_dir)?
+                ),
+            );
+        }
         let producer: StageProducer =
-            self.cfg
-                .kafka
-                .producer_config()
+            producer_config
                 .create_with_context(DeliveryCounter {
                     reach: Some(reach),
                     changelog: changelog.as_ref().map(|(_, topic)| topic.clone()),
@@ -112,6 +123,7 @@ impl StageEnv<'_> {
             assignment,
             changelog,
             standby: self.cfg.standby,
+            transactional,
         };
         let (shared, errors) = (self.shared.clone(), self.errors.clone());
         let handle = std::thread::Builder::new()

@@ -2,7 +2,9 @@
 //! holds, let the stage logic process it, produce its outputs and wait for
 //! their acknowledgement, then write state *and* input offsets in one
 //! atomic batch, and only then commit the offsets to Kafka (which reports
-//! progress; the stored offsets are the truth).
+//! progress; the stored offsets are the truth). In transactional mode the
+//! outputs and the offsets are committed in one Kafka transaction before the
+//! state is written ([`crate::txn`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -140,6 +142,9 @@ pub struct StageRunner<L: StageLogic> {
     /// Standby replicas on: revoked partitions stay in the local state (kept
     /// warm by the standby thread) unless the assignment was lost.
     pub standby: bool,
+    /// Transactional mode ([`crate::txn`]): the producer has a transactional
+    /// id, each batch is one transaction, offsets are committed in it.
+    pub transactional: bool,
 }
 
 impl<L: StageLogic> StageRunner<L> {
@@ -148,6 +153,11 @@ impl<L: StageLogic> StageRunner<L> {
         let mut progress = crate::progress::Progress::new(self.consumer.context().acked.clone());
         let failures_seen = self.producer.context().failed.load(Ordering::Relaxed);
         let reach = self.consumer.context().reach.clone();
+        if self.transactional {
+            outage::retry(&reach, "initialise transactions", || {
+                Ok(self.producer.init_transactions(crate::txn::TIMEOUT)?)
+            })?;
+        }
         let (mut poll_backoff, mut probe_backoff) = (Backoff::default(), Backoff::default());
         while !self.shared.stop.load(Ordering::Relaxed) {
             reach.probe(self.consumer.client(), &mut probe_backoff);
@@ -322,15 +332,32 @@ impl<L: StageLogic> StageRunner<L> {
                 self.metrics.stale_batches.with_label_values(&[L::NAME]).inc();
                 continue;
             }
+            if self.transactional {
+                self.producer.begin_transaction()?;
+            }
             self.produce(out)?;
             let failed = self.producer.context().failed.load(Ordering::Relaxed);
-            if failed > failures_seen {
+            if failed > failures_seen && !self.transactional {
                 return Err(PipelineError::Stage {
                     stage: L::NAME,
                     reason: "output delivery failed; state not advanced".into(),
                 });
             }
             fault::point(Site::AfterProduce, L::NAME);
+            if self.transactional {
+                let mut first: HashMap<(&str, i32), i64> = HashMap::new();
+                for m in &batch {
+                    let e = first.entry((m.topic(), m.partition())).or_insert(i64::MAX);
+                    *e = (*e).min(m.offset());
+                }
+                let outcome =
+                    crate::txn::commit(&self.producer, &self.consumer, L::NAME, &next, &first)?;
+                if let crate::txn::Outcome::Aborted = outcome {
+                    self.producer.context().take_acked();
+                    self.metrics.stale_batches.with_label_values(&[L::NAME]).inc();
+                    continue;
+                }
+            }
             if self.changelog.is_some() {
                 // The changelog position the state is at after this batch, for
                 // the partitions this instance holds (any other is restored in
@@ -380,6 +407,10 @@ impl<L: StageLogic> StageRunner<L> {
     /// Commits the progress the broker has not acknowledged yet, for the
     /// partitions this instance still holds.
     fn report(&self, progress: &mut crate::progress::Progress, now: bool) {
+        if self.transactional {
+            // The offsets were committed in each batch's transaction.
+            return;
+        }
         let a = lock_assignment(&self.assignment);
         progress.commit(
             &self.consumer,

@@ -223,3 +223,109 @@ fn a_broker_process_that_lost_its_data_halts_the_pipeline() {
     );
     eprintln!("halted after {:?}: {}", start.elapsed(), health.detail);
 }
+
+/// The committed offsets of `group` for `partitions` of `topic`.
+fn committed(kafka: &KafkaConfig, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets")
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => Some(o),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Transactional mode on a broker that honours transactions: each batch's
+/// outputs, changelog records and input offsets are one transaction. The
+/// offsets committed in the transactions are exact (every raw record
+/// counted once by the normalise group), a restart on the same state
+/// resumes from them without reading a raw record again, and the outputs
+/// and journeys equal the oracle's.
+#[test]
+fn transactional_mode_commits_offsets_in_its_transactions() {
+    // `JOURNEY_TEST_LOG=info` shows the pipeline's log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("JOURNEY_TEST_LOG"))
+        .with_test_writer()
+        .try_init();
+    let _serial = tansu::serial();
+    let broker = tansu::TestKafka::start();
+    let app = tansu::unique_name("journey-txn");
+    let topics = create_topics(&broker, &app);
+    let kafka = KafkaConfig {
+        transactions: true,
+        ..kafka(&broker, &app)
+    };
+    let state = tempfile::tempdir().expect("temp dir");
+    let generated = generate(&GeneratorConfig {
+        seed: 23,
+        customers: 50,
+        malformed_per_mille: 10,
+        ..GeneratorConfig::default()
+    });
+    let (first, second) = generated.records.split_at(generated.records.len() / 2);
+
+    first_run(&kafka, &topics, state.path(), first);
+    // The normalise group's offsets came with the transactions: together
+    // they count every raw record of the first half exactly once.
+    let raw_committed: i64 = topics
+        .raw
+        .iter()
+        .flat_map(|r| committed(&kafka, &format!("{app}.normalise"), &r.topic, 2))
+        .map(|o| o.unwrap_or(0))
+        .sum();
+    assert_eq!(
+        raw_committed,
+        first.len() as i64,
+        "the offsets committed in the transactions cover the first half exactly"
+    );
+
+    let metrics = Metrics::new();
+    let pipeline = Pipeline::start(config(&kafka, &topics, state.path()), metrics.clone())
+        .expect("pipeline restarts");
+    scenario::produce(&kafka, &topics, second);
+    let (expected, bad) = scenario::expected(&generated.records);
+    scenario::wait_for_outputs(
+        &kafka,
+        &topics,
+        &expected,
+        bad,
+        Duration::from_secs(180),
+        || format!("{:?}", pipeline.health()),
+    );
+    pipeline
+        .wait_quiet(0, Duration::from_secs(3), Duration::from_secs(60))
+        .expect("pipeline settles");
+    let health = pipeline.health();
+    let counters = pipeline.counters();
+    let journeys = pipeline.journeys().expect("journeys");
+    pipeline.shutdown().expect("clean shutdown");
+    assert!(health.healthy, "{}", health.detail);
+    assert_eq!(
+        counters.raw_in,
+        second.len() as u64,
+        "the restart read only the second half (from the offsets committed in the transactions)"
+    );
+    assert_eq!(
+        metrics.stale_batches.with_label_values(&["normalise"]).get()
+            + metrics.stale_batches.with_label_values(&["identity"]).get()
+            + metrics.stale_batches.with_label_values(&["stitch"]).get(),
+        0,
+        "no transaction was aborted"
+    );
+    assert_eq!(journeys, expected.customers, "journeys equal the oracle's");
+}

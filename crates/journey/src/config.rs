@@ -323,6 +323,12 @@ impl Config {
         if let Err(e) = self.normalize.to_normalize_config() {
             problems.push(e);
         }
+        if self.kafka.transactions && !self.state.changelog {
+            problems.push(
+                "field `kafka.transactions`: the transactional mode needs `state.changelog = true`"
+                    .into(),
+            );
+        }
         if self.state.standby && !self.state.changelog {
             problems.push(
                 "field `state.standby`: standby replicas follow the changelogs; set `state.changelog = true`"
