@@ -123,7 +123,7 @@ pub trait StateStore: Send + Sync {
         prefix: &[u8],
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
     /// Applies the batch atomically and durably (a crash leaves all or none of it).
-    fn write(&self, batch: WriteBatch) -> Result<(), StoreError>;
+    fn write(&self, batch: &WriteBatch) -> Result<(), StoreError>;
     /// The stored next offset of `(topic, partition)`, if any.
     fn offset(&self, topic: &str, partition: i32) -> Result<Option<i64>, StoreError>;
     /// Removes every key and offset of the partition (its state moved elsewhere).
@@ -179,9 +179,9 @@ impl StateStore for MemoryStore {
             .collect())
     }
 
-    fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+    fn write(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        for op in batch.ops {
+        for op in &batch.ops {
             match op {
                 Op::Put {
                     table,
@@ -189,21 +189,21 @@ impl StateStore for MemoryStore {
                     key,
                     value,
                 } => {
-                    inner.data.insert((table, partition, key), value);
+                    inner.data.insert((*table, *partition, key.clone()), value.clone());
                 }
                 Op::Delete {
                     table,
                     partition,
                     key,
                 } => {
-                    inner.data.remove(&(table, partition, key));
+                    inner.data.remove(&(*table, *partition, key.clone()));
                 }
                 Op::Offset {
                     topic,
                     partition,
                     next_offset,
                 } => {
-                    inner.offsets.insert((topic, partition), next_offset);
+                    inner.offsets.insert((topic.clone(), *partition), *next_offset);
                 }
             }
         }
@@ -238,7 +238,7 @@ mod tests {
         b.put(Table::Components, 0, b"a2".to_vec(), b"y".to_vec());
         b.put(Table::Components, 1, b"a3".to_vec(), b"z".to_vec());
         b.offset("t", 0, 42);
-        s.write(b).unwrap();
+        s.write(&b).unwrap();
         assert_eq!(s.scan(Table::Components, 0, b"a").unwrap().len(), 2);
         assert_eq!(s.offset("t", 0).unwrap(), Some(42));
         s.drop_partition(0).unwrap();

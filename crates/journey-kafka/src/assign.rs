@@ -307,12 +307,21 @@ impl StageContext {
             }
         }
         let mut emptied = Vec::new();
+        // The stored high watermarks (transactional mode needs the changelog).
+        let stored_marks = match &state.changelog {
+            Some((kafka, _)) => Some(crate::topics::Watermarks::new(kafka)?),
+            None => None,
+        };
         for (topic, p) in parts {
             let stored = store.offset(&topic, p)?;
             if let Some(n) = stored.filter(|&n| n > 0) {
                 // A broker that does not answer an out-of-range fetch with an
                 // error (Tansu) still reports an emptied partition as empty.
-                match consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)) {
+                let marks = match &stored_marks {
+                    Some(w) => w.get(&topic, p, Duration::from_secs(5)),
+                    None => consumer.fetch_watermarks(&topic, p, Duration::from_secs(5)),
+                };
+                match marks {
                     Ok((low, high)) if empty_below(n, low, high) => {
                         emptied.push(format!(
                             "{topic}/{p} stored offset {n}, the broker reports it empty at {high}"

@@ -168,7 +168,7 @@ fn apply(
     read(kafka, topic, from, &mut |p, mut batch, next| {
         applied += batch.ops.len() as u64;
         set_position(&mut batch, p, next);
-        store.write(batch)?;
+        store.write(&batch)?;
         Ok(())
     })?;
     Ok(applied)
@@ -228,8 +228,9 @@ fn read(
     consumer.assign(&tpl)?;
     // partition → the offset it must be read to (high watermark - 1)
     let mut unread: HashMap<i32, i64> = HashMap::new();
+    let marks = crate::topics::Watermarks::new(kafka)?;
     for &(p, start) in from {
-        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        let (low, high) = marks.get(topic, p, Duration::from_secs(10))?;
         let first = match start {
             Offset::Offset(n) => n.max(low),
             _ => low,

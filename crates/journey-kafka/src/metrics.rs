@@ -104,7 +104,7 @@ impl Metrics {
         let stitched = counter("stitched_events_total", "Events applied to journey state.");
         let state_write_errors = counter(
             "state_write_errors_total",
-            "Failed state writes (the stage stops).",
+            "Failed state writes (the stage pauses and retries; health reports it).",
         );
         let stale_batches = counter_vec(
             "stale_batches_total",

@@ -324,11 +324,22 @@ impl Pipeline {
             .filter(|&i| self.shared.broker.is_down(i))
             .map(|i| STAGES[i])
             .collect();
+        let state_errors: Vec<String> = (0..STAGES.len())
+            .filter_map(|i| self.shared.state_error(i))
+            .collect();
         Health {
-            ready: self.shared.ready.load(Ordering::Relaxed) && !failed && unreachable.is_empty(),
-            healthy: !failed,
+            ready: self.shared.ready.load(Ordering::Relaxed)
+                && !failed
+                && unreachable.is_empty()
+                && state_errors.is_empty(),
+            healthy: !failed && state_errors.is_empty(),
             detail: if failed {
                 errors
+            } else if !state_errors.is_empty() {
+                format!(
+                    "state writes failing ({}); consumption paused, retrying",
+                    state_errors.join("; ")
+                )
             } else if !unreachable.is_empty() {
                 format!(
                     "brokers unreachable from stage {}; retrying",

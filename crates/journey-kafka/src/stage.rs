@@ -18,7 +18,7 @@ use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 pub use crate::assign::{lock_assignment, Assignment, SharedAssignment, StageContext};
 use crate::fault::{self, Site};
@@ -64,9 +64,25 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// Per stage: whether it reaches the brokers (see [`crate::outage`]).
     pub broker: outage::Flags,
+    /// Per stage: the error of a state write it is retrying (a full disk).
+    pub state_error: [std::sync::Mutex<Option<String>>; 3],
 }
 
 impl Shared {
+    /// The state write error stage `index` is retrying, if any.
+    pub fn state_error(&self, index: usize) -> Option<String> {
+        self.state_error[index]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_state_error(&self, index: usize, error: Option<String>) {
+        *self.state_error[index]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
     pub fn touch(&self) {
         let start = *self.started.get_or_init(Instant::now);
         self.last_activity_ms
@@ -369,18 +385,7 @@ impl<L: StageLogic> StageRunner<L> {
                 }
             }
             if let Some(store) = &self.store {
-                let written = if fault::fails(Site::StateWriteError) {
-                    Err(StoreError::Io(
-                        "injected state write error (JOURNEY_FAULT)".into(),
-                    ))
-                } else {
-                    store.write(wb)
-                };
-                if let Err(e) = written {
-                    self.metrics.state_write_errors.inc();
-                    error!(stage = L::NAME, error = %e, "state write failed, stopping consumption");
-                    return Err(e.into());
-                }
+                self.write_state(store.as_ref(), &wb)?;
                 fault::point(Site::MidStateWrite, L::NAME);
                 for ((topic, partition), n) in &next {
                     stored.insert((topic.to_string(), *partition), *n);
@@ -402,6 +407,46 @@ impl<L: StageLogic> StageRunner<L> {
                 .observe(started.elapsed().as_secs_f64());
         }
         Ok(())
+    }
+
+    /// Writes one batch's state and input offsets. A failed write (a full
+    /// disk, an I/O error) is retried with backoff (200 ms doubling to 2 s)
+    /// while the stage consumes and commits nothing and health reports the
+    /// error; once a write succeeds (space came back) the stage carries on
+    /// with the same batch. Only a stop request ends the retries, with the
+    /// error.
+    fn write_state(&self, store: &dyn StateStore, wb: &WriteBatch) -> Result<(), PipelineError> {
+        let mut backoff = Backoff::default();
+        loop {
+            let written = if fault::fails(Site::StateWriteError) {
+                Err(StoreError::Io(
+                    "injected state write error (JOURNEY_FAULT)".into(),
+                ))
+            } else {
+                store.write(wb)
+            };
+            match written {
+                Ok(()) => {
+                    if self.shared.state_error(self.index).is_some() {
+                        self.shared.set_state_error(self.index, None);
+                        info!(stage = L::NAME, "state writes succeed again, consuming");
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.metrics.state_write_errors.inc();
+                    if self.shared.stop.load(Ordering::Relaxed) {
+                        return Err(e.into());
+                    }
+                    let pause = backoff.step();
+                    error!(stage = L::NAME, error = %e, pause_ms = pause.as_millis() as u64,
+                           "state write failed: consumption paused, retrying");
+                    self.shared
+                        .set_state_error(self.index, Some(format!("{}: {e}", L::NAME)));
+                    std::thread::sleep(pause);
+                }
+            }
+        }
     }
 
     /// Commits the progress the broker has not acknowledged yet, for the

@@ -86,3 +86,33 @@ pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
         }
     }
 }
+
+/// Reads partition watermarks as stored — the high watermark, not the last
+/// stable offset that read_committed clients (librdkafka's default) are
+/// given. Deciding that a partition is empty needs the former: the last
+/// stable offset stops at an open transaction, and Tansu 0.6 reports it as 0
+/// for partitions written in transactions.
+pub struct Watermarks(rdkafka::consumer::BaseConsumer);
+
+impl Watermarks {
+    pub fn new(kafka: &KafkaConfig) -> Result<Watermarks, PipelineError> {
+        Ok(Watermarks(
+            kafka
+                .client_config()
+                .set("group.id", kafka.internal_topic("watermarks"))
+                .set("isolation.level", "read_uncommitted")
+                .create()?,
+        ))
+    }
+
+    /// `(low, high)` of `topic`/`partition`.
+    pub fn get(
+        &self,
+        topic: &str,
+        partition: i32,
+        timeout: Duration,
+    ) -> rdkafka::error::KafkaResult<(i64, i64)> {
+        use rdkafka::consumer::Consumer;
+        self.0.fetch_watermarks(topic, partition, timeout)
+    }
+}

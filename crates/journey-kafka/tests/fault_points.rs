@@ -1,8 +1,10 @@
 //! The fault points of `JOURNEY_FAULT`, each armed with probability 1 in a
 //! child process (this test binary run again with `fault_child`) that runs the
 //! pipeline against the parent's mock cluster and one shared state directory:
-//! every abort site must kill the child with SIGABRT, `state_write_error` must
-//! stop the stateful stages and report unhealthy without aborting, and a final
+//! every abort site must kill the child with SIGABRT, `state_write_error`
+//! must pause the stateful stages and report unhealthy without aborting, with
+//! probability 0.5 the failed writes must be retried until the pipeline has
+//! processed everything and is healthy again, and a final
 //! run without faults on the same state must give outputs and journeys equal
 //! to the oracle's (nothing lost, nothing applied twice).
 
@@ -25,6 +27,8 @@ use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsCo
 const CHILD_BOOTSTRAP: &str = "JOURNEY_TEST_FAULT_BOOTSTRAP";
 const CHILD_STATE: &str = "JOURNEY_TEST_FAULT_STATE";
 const SIGABRT: i32 = 6;
+/// Half the state writes fail (a disk that fills and frees up): retried.
+const RECOVERING: &str = "state_write_error:0.5";
 
 fn kafka(bootstrap: String) -> KafkaConfig {
     KafkaConfig {
@@ -105,6 +109,30 @@ fn fault_child() {
     )
     .expect("pipeline starts");
     let start = Instant::now();
+    if spec == RECOVERING {
+        // Writes fail at random and are retried: the pipeline must see
+        // failures, process everything and end healthy, without stopping.
+        while metrics.state_write_errors.get() < 3 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "JOURNEY_FAULT={spec}: fewer than 3 state write errors in 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pipeline
+            .wait_quiet(0, Duration::from_secs(3), Duration::from_secs(90))
+            .expect("the pipeline settles despite failing writes");
+        // A write still being retried succeeds within a few attempts.
+        let settled = Instant::now();
+        let mut h = pipeline.health();
+        while !(h.healthy && h.ready) && settled.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(100));
+            h = pipeline.health();
+        }
+        assert!(h.healthy && h.ready, "not recovered: {}", h.detail);
+        pipeline.shutdown().expect("clean shutdown");
+        return;
+    }
     while start.elapsed() < Duration::from_secs(60) {
         let h = pipeline.health();
         if !h.healthy {
@@ -166,6 +194,8 @@ fn a_crash_at_every_fault_point_loses_nothing() {
     }
     let status = child(&broker.bootstrap(), state.path(), "state_write_error:1");
     assert!(status.success(), "state_write_error: {status}");
+    let status = child(&broker.bootstrap(), state.path(), RECOVERING);
+    assert!(status.success(), "{RECOVERING}: {status}");
 
     let pipeline = Pipeline::start(config(&kafka, state.path()), Metrics::new())
         .expect("pipeline starts without faults");
@@ -181,7 +211,15 @@ fn a_crash_at_every_fault_point_loses_nothing() {
     pipeline
         .wait_quiet(0, Duration::from_secs(2), Duration::from_secs(60))
         .expect("pipeline settles");
-    let journeys = pipeline.journeys().expect("journeys");
+    // The outputs may all be there already (the recovering child processed
+    // everything) while a crashed child's group member has not timed out and
+    // still holds partitions: wait until this instance holds every journey.
+    let settled = Instant::now();
+    let mut journeys = pipeline.journeys().expect("journeys");
+    while journeys != expected.customers && settled.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(250));
+        journeys = pipeline.journeys().expect("journeys");
+    }
     pipeline.shutdown().expect("clean shutdown");
     assert_eq!(journeys, expected.customers, "journeys equal the oracle's");
     eprintln!("{n} records, {} customers", journeys.len());

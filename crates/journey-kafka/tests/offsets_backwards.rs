@@ -139,7 +139,7 @@ fn forget_positions(state: &Path) {
             );
             batch.delete(Table::Meta, p, b"changelog.next".to_vec());
         }
-        store.write(batch).expect("positions removed");
+        store.write(&batch).expect("positions removed");
     }
 }
 

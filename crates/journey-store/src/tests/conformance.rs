@@ -24,12 +24,12 @@ pub(crate) fn conformance(store: &dyn StateStore) {
 
 fn gets_puts_and_deletes(s: &dyn StateStore) {
     assert_eq!(s.get(Table::Identity, 0, b"k").unwrap(), None);
-    s.write(WriteBatch::default()).unwrap();
+    s.write(&WriteBatch::default()).unwrap();
     let mut b = WriteBatch::default();
     b.put(Table::Identity, 0, b"k".to_vec(), b"v1".to_vec());
     b.put(Table::Identity, 0, b"".to_vec(), b"empty key".to_vec());
     b.put(Table::Identity, 0, b"e".to_vec(), b"".to_vec());
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(
         s.get(Table::Identity, 0, b"k").unwrap(),
         Some(b"v1".to_vec())
@@ -44,7 +44,7 @@ fn gets_puts_and_deletes(s: &dyn StateStore) {
     b.put(Table::Identity, 0, b"k".to_vec(), b"v2".to_vec());
     b.delete(Table::Identity, 0, b"e".to_vec());
     b.delete(Table::Identity, 0, b"never written".to_vec());
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(
         s.get(Table::Identity, 0, b"k").unwrap(),
         Some(b"v2".to_vec())
@@ -54,7 +54,7 @@ fn gets_puts_and_deletes(s: &dyn StateStore) {
     let mut b = WriteBatch::default();
     b.delete(Table::Identity, 0, b"k".to_vec());
     b.delete(Table::Identity, 0, b"".to_vec());
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(s.scan(Table::Identity, 0, b"").unwrap(), Entries::new());
 }
 
@@ -79,7 +79,7 @@ fn scans_by_prefix_in_key_order(s: &dyn StateStore) {
             [b"v-".as_slice(), k].concat(),
         );
     }
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     let scan = |prefix: &[u8]| s.scan(Table::Components, p, prefix).unwrap();
 
     let all = scan(b"");
@@ -134,7 +134,7 @@ fn scans_stay_inside_table_and_partition(s: &dyn StateStore) {
             );
         }
     }
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     for p in partitions {
         for t in Table::ALL {
             let expected = vec![(b"x\xFF".to_vec(), format!("{}/{p}", t.name()).into_bytes())];
@@ -157,7 +157,7 @@ fn scans_stay_inside_table_and_partition(s: &dyn StateStore) {
             b.delete(t, p, b"x\xFF".to_vec());
         }
     }
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(s.scan(Table::Meta, i32::MAX, b"").unwrap(), Entries::new());
 }
 
@@ -168,7 +168,7 @@ fn offsets_per_topic_and_partition(s: &dyn StateStore) {
     b.offset("in", 1, 20);
     b.offset("in.other", 0, 30);
     b.offset("in", -1, i64::MAX);
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(s.offset("in", 0).unwrap(), Some(10));
     assert_eq!(s.offset("in", 1).unwrap(), Some(20));
     assert_eq!(s.offset("in.other", 0).unwrap(), Some(30));
@@ -179,7 +179,7 @@ fn offsets_per_topic_and_partition(s: &dyn StateStore) {
     let mut b = WriteBatch::default();
     b.offset("in", 0, 11);
     b.offset("in", 0, 12);
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(s.offset("in", 0).unwrap(), Some(12));
 }
 
@@ -190,7 +190,7 @@ fn later_ops_of_a_batch_win(s: &dyn StateStore) {
     b.put(Table::Timers, 5, b"u".to_vec(), b"1".to_vec());
     b.delete(Table::Timers, 5, b"u".to_vec());
     b.put(Table::Timers, 5, b"u".to_vec(), b"2".to_vec());
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(
         s.scan(Table::Timers, 5, b"").unwrap(),
         entries(&[(b"u", b"2")])
@@ -206,7 +206,7 @@ fn drop_partition_removes_only_that_partition(s: &dyn StateStore) {
         }
         b.offset("drop.in", p, 100 + i64::from(p));
     }
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
 
     s.drop_partition(0).unwrap();
     s.drop_partition(i32::MAX).unwrap();
@@ -245,7 +245,7 @@ fn drop_partition_removes_only_that_partition(s: &dyn StateStore) {
     let mut b = WriteBatch::default();
     b.put(Table::Meta, 0, b"again".to_vec(), b"v".to_vec());
     b.offset("drop.in", 0, 1);
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(
         s.scan(Table::Meta, 0, b"").unwrap(),
         entries(&[(b"again", b"v")])

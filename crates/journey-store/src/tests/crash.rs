@@ -89,7 +89,7 @@ fn crash_child_writer() {
             *count += n;
             b.offset(TOPIC, *p, *count);
         }
-        store.write(b).unwrap();
+        store.write(&b).unwrap();
         let line = counts.map(|c| c.to_string()).join(" ") + "\n";
         // One write(2) per line: a kill leaves at most an incomplete last line.
         acks.write_all(line.as_bytes()).unwrap();

@@ -50,10 +50,10 @@ fn reopen_keeps_state_and_offsets() {
         b.put(Table::Timers, -4, b"t1".to_vec(), b"".to_vec());
         b.offset("events", 4, 1234);
         b.offset("events", -4, 7);
-        s.write(b).unwrap();
+        s.write(&b).unwrap();
         let mut b = WriteBatch::default();
         b.put(Table::Meta, 4, b"watermark".to_vec(), b"99".to_vec());
-        s.write(b).unwrap();
+        s.write(&b).unwrap();
     } // closed without flush: data comes back from the WAL
     {
         let s = open(dir.path());
@@ -99,7 +99,7 @@ fn batch_with_state_and_offsets_is_applied_whole() {
     b.offset("in", 2, 6);
     // Before the write nothing is visible; after it, everything is.
     assert_eq!(s.offset("in", 1).unwrap(), None);
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     assert_eq!(s.get(Table::Identity, 1, b"k").unwrap(), None);
     for t in [Table::Components, Table::Timers, Table::Meta] {
         assert_eq!(
@@ -126,7 +126,7 @@ fn drop_partition_leaves_other_partitions_intact_across_reopen() {
             b.offset("a", p, 100);
             b.offset("b", p, 200);
         }
-        s.write(b).unwrap();
+        s.write(&b).unwrap();
         s.flush().unwrap(); // half the partitions' data in table files, half in the memtable
         s.drop_partition(0).unwrap();
         s.drop_partition(i32::MIN).unwrap();
@@ -174,7 +174,7 @@ fn negative_and_large_partitions_order_numerically() {
         b.offset("t", p, i64::from(p) * 2);
         b.put(Table::Meta, p, b"m".to_vec(), p.to_be_bytes().to_vec());
     }
-    s.write(b).unwrap();
+    s.write(&b).unwrap();
     let mut sorted = shuffled.to_vec();
     sorted.sort();
     let listed = s.partitions_with_offsets().unwrap();

@@ -99,6 +99,18 @@ fn bad_region_and_time_zone_are_named() {
 }
 
 #[test]
+fn transactions_and_standby_need_the_changelog() {
+    let mut cfg = Config::default();
+    cfg.kafka.transactions = true;
+    cfg.state.standby = true;
+    cfg.validate().expect("both work with the changelog");
+    cfg.state.changelog = false;
+    let err = cfg.validate().expect_err("must fail").to_string();
+    assert!(err.contains("kafka.transactions"), "{err}");
+    assert!(err.contains("state.standby"), "{err}");
+}
+
+#[test]
 fn confluent_framing_needs_schema_ids() {
     let mut cfg = Config::default();
     cfg.output.framing = FramingKind::Confluent;
