@@ -112,16 +112,14 @@ pub enum StoreError {
     Io(String),
 }
 
+/// Key–value pairs of a scan, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A partitioned key-value store with atomic batches.
 pub trait StateStore: Send + Sync {
     fn get(&self, table: Table, partition: i32, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// All `(key, value)` of a partition whose key starts with `prefix`, in key order.
-    fn scan(
-        &self,
-        table: Table,
-        partition: i32,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, table: Table, partition: i32, prefix: &[u8]) -> Result<Entries, StoreError>;
     /// Applies the batch atomically and durably (a crash leaves all or none of it).
     fn write(&self, batch: &WriteBatch) -> Result<(), StoreError>;
     /// The stored next offset of `(topic, partition)`, if any.
@@ -164,12 +162,7 @@ impl StateStore for MemoryStore {
             .cloned())
     }
 
-    fn scan(
-        &self,
-        table: Table,
-        partition: i32,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, table: Table, partition: i32, prefix: &[u8]) -> Result<Entries, StoreError> {
         let inner = self.lock();
         Ok(inner
             .data
@@ -189,7 +182,9 @@ impl StateStore for MemoryStore {
                     key,
                     value,
                 } => {
-                    inner.data.insert((*table, *partition, key.clone()), value.clone());
+                    inner
+                        .data
+                        .insert((*table, *partition, key.clone()), value.clone());
                 }
                 Op::Delete {
                     table,
@@ -203,7 +198,9 @@ impl StateStore for MemoryStore {
                     partition,
                     next_offset,
                 } => {
-                    inner.offsets.insert((topic.clone(), *partition), *next_offset);
+                    inner
+                        .offsets
+                        .insert((topic.clone(), *partition), *next_offset);
                 }
             }
         }

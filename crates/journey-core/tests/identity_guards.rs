@@ -262,7 +262,7 @@ fn unmerge_restores_the_two_customers_as_without_the_wrong_link() {
         1_800_000_000_000,
         "typo at the store",
     );
-    let split = oracle_with(&events(&with_wrong), &[unmerge.clone()], &cfg);
+    let split = oracle_with(&events(&with_wrong), std::slice::from_ref(&unmerge), &cfg);
     let expected = oracle(&events(&clean), &cfg);
     assert_eq!(split.customers.len(), 2);
     for (got, want) in split.customers.iter().zip(&expected.customers) {

@@ -264,8 +264,10 @@ fn read(
             )));
         }
         let Some(r) = consumer.poll(Duration::from_millis(100)) else {
-            let mut ends: HashMap<(String, i32), i64> =
-                unread.iter().map(|(&p, &end)| ((topic.to_string(), p), end)).collect();
+            let mut ends: HashMap<(String, i32), i64> = unread
+                .iter()
+                .map(|(&p, &end)| ((topic.to_string(), p), end))
+                .collect();
             crate::io::drop_read_to_end(&consumer, &mut ends);
             unread.retain(|p, _| ends.contains_key(&(topic.to_string(), *p)));
             continue;

@@ -113,8 +113,8 @@ impl StageLogic for IdentityStage {
             if own != label {
                 cache.insert(id_hash, label);
                 changed.insert((partition, id_hash), label);
-            } else if !cache.contains_key(&id_hash) {
-                cache.insert(id_hash, own);
+            } else if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(id_hash) {
+                slot.insert(own);
                 if own == id_hash {
                     changed.insert((partition, id_hash), own);
                 }

@@ -42,7 +42,7 @@ pub fn produce_all<'a>(
             }
         }
         n += 1;
-        if n % 10_000 == 0 {
+        if n.is_multiple_of(10_000) {
             producer.poll(Duration::ZERO);
             progress(n);
         }

@@ -198,8 +198,18 @@ impl Pipeline {
         )?);
         if cfg.standby && cfg.changelog {
             let followers = [
-                ("identity", identity_changelog, identity_store, identity_assignment),
-                ("stitch", stitch_changelog, store_dyn, stitch_assignment.clone()),
+                (
+                    "identity",
+                    identity_changelog,
+                    identity_store,
+                    identity_assignment,
+                ),
+                (
+                    "stitch",
+                    stitch_changelog,
+                    store_dyn,
+                    stitch_assignment.clone(),
+                ),
             ];
             for (stage, topic, store, assigned) in followers {
                 let standby = crate::standby::Standby {
@@ -281,7 +291,7 @@ impl Pipeline {
                     partitions: p,
                     counter: unused,
                 },
-                &[t.events.clone()],
+                std::slice::from_ref(&t.events),
                 Some(first),
                 1,
                 assignment(&t.events),
@@ -293,7 +303,7 @@ impl Pipeline {
                     partitions: p,
                     counter: metrics.stitched.clone(),
                 },
-                &[stitch.clone()],
+                std::slice::from_ref(&stitch),
                 Some(store_dyn),
                 2,
                 assignment(&stitch),

@@ -34,6 +34,9 @@ pub(crate) fn spawn_err(e: std::io::Error) -> PipelineError {
     }
 }
 
+/// A stage's name and the thread that runs it.
+pub(crate) type StageThread = (&'static str, JoinHandle<Result<(), PipelineError>>);
+
 pub(crate) struct StageEnv<'a> {
     pub cfg: &'a PipelineConfig,
     pub shared: &'a Arc<Shared>,
@@ -50,7 +53,7 @@ impl StageEnv<'_> {
         index: usize,
         assignment: SharedAssignment,
         changelog: Option<String>,
-    ) -> Result<(&'static str, JoinHandle<Result<(), PipelineError>>), PipelineError> {
+    ) -> Result<StageThread, PipelineError> {
         let reach = Reach {
             shared: self.shared.clone(),
             metrics: self.metrics.clone(),
@@ -103,13 +106,11 @@ impl StageEnv<'_> {
                 ),
             );
         }
-        let producer: StageProducer =
-            producer_config
-                .create_with_context(DeliveryCounter {
-                    reach: Some(reach),
-                    changelog: changelog.as_ref().map(|(_, topic)| topic.clone()),
-                    ..DeliveryCounter::default()
-                })?;
+        let producer: StageProducer = producer_config.create_with_context(DeliveryCounter {
+            reach: Some(reach),
+            changelog: changelog.as_ref().map(|(_, topic)| topic.clone()),
+            ..DeliveryCounter::default()
+        })?;
         let runner = StageRunner {
             logic,
             consumer,

@@ -345,7 +345,10 @@ impl<L: StageLogic> StageRunner<L> {
                     records = batch.len(),
                     "assignment lost while processing: batch discarded unwritten"
                 );
-                self.metrics.stale_batches.with_label_values(&[L::NAME]).inc();
+                self.metrics
+                    .stale_batches
+                    .with_label_values(&[L::NAME])
+                    .inc();
                 continue;
             }
             if self.transactional {
@@ -370,7 +373,10 @@ impl<L: StageLogic> StageRunner<L> {
                     crate::txn::commit(&self.producer, &self.consumer, L::NAME, &next, &first)?;
                 if let crate::txn::Outcome::Aborted = outcome {
                     self.producer.context().take_acked();
-                    self.metrics.stale_batches.with_label_values(&[L::NAME]).inc();
+                    self.metrics
+                        .stale_batches
+                        .with_label_values(&[L::NAME])
+                        .inc();
                     continue;
                 }
             }

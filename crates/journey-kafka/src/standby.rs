@@ -85,7 +85,10 @@ impl Standby {
                 // A warm copy the changelog no longer covers is only a copy:
                 // read it again from the beginning (the owner halts on this).
                 Err(e) if crate::changelog::is_out_of_range(&e) => {
-                    warn!(stage = self.stage, "standby position out of range, restoring in full");
+                    warn!(
+                        stage = self.stage,
+                        "standby position out of range, restoring in full"
+                    );
                     full.extend(catch_up.iter().map(|(p, _)| *p));
                 }
                 Err(e) => return Err(e),
@@ -99,7 +102,10 @@ impl Standby {
     }
 
     fn count(&self, kind: &str, partitions: usize, applied: u64) {
-        debug!(stage = self.stage, kind, partitions, applied, "standby round");
+        debug!(
+            stage = self.stage,
+            kind, partitions, applied, "standby round"
+        );
         if applied > 0 {
             self.metrics
                 .state_restores

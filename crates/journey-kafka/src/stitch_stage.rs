@@ -100,7 +100,7 @@ impl StitchStage {
         t: &'t mut Touched,
         label: u64,
     ) -> Result<&'t mut ComponentState, PipelineError> {
-        if !t.comps.contains_key(&label) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = t.comps.entry(label) {
             let p = partition_of(label, self.partitions);
             let state = match self.store.get(Table::Components, p, &label.to_be_bytes())? {
                 Some(bytes) => {
@@ -111,7 +111,7 @@ impl StitchStage {
                 }
                 None => ComponentState::default(),
             };
-            t.comps.insert(label, state);
+            slot.insert(state);
         }
         t.deleted.remove(&label);
         Ok(t.comps.get_mut(&label).expect("inserted above"))

@@ -59,9 +59,8 @@ pub fn instance_id(state_dir: &Path) -> Result<String, PipelineError> {
             &state_dir.display().to_string(),
         ])
     );
-    std::fs::write(&path, &id).map_err(|e| {
-        PipelineError::Config(format!("cannot write {}: {e}", path.display()))
-    })?;
+    std::fs::write(&path, &id)
+        .map_err(|e| PipelineError::Config(format!("cannot write {}: {e}", path.display())))?;
     Ok(id)
 }
 

@@ -220,7 +220,7 @@ fn unmerge_routing_quarantine_and_late_events_through_the_pipeline() {
         &|_| {},
     )
     .expect("command sent");
-    let split = oracle_with(&evs, &[unmerge.clone()], &stitch);
+    let split = oracle_with(&evs, std::slice::from_ref(&unmerge), &stitch);
     assert_ne!(
         holds(&split, &anna),
         holds(&split, &ben),

@@ -79,9 +79,14 @@ fn standby_replicas_make_fail_over_a_catch_up() {
     let b = Pipeline::start(config(&dir.path().join("b")), mb.clone()).expect("B starts");
     scenario::produce(&kafka, &topics, half);
     let (first, bad) = scenario::expected(half);
-    scenario::wait_for_outputs(&kafka, &topics, &first, bad, Duration::from_secs(120), || {
-        format!("A {:?}, B {:?}", a.health(), b.health())
-    });
+    scenario::wait_for_outputs(
+        &kafka,
+        &topics,
+        &first,
+        bad,
+        Duration::from_secs(120),
+        || format!("A {:?}, B {:?}", a.health(), b.health()),
+    );
     for p in [&a, &b] {
         p.wait_quiet(0, Duration::from_secs(2), Duration::from_secs(60))
             .expect("instance settles");
@@ -141,14 +146,22 @@ fn standby_replicas_make_fail_over_a_catch_up() {
 
     scenario::produce(&kafka, &topics, &records[half.len()..]);
     let (expected, bad) = scenario::expected(records);
-    scenario::wait_for_outputs(&kafka, &topics, &expected, bad, Duration::from_secs(120), || {
-        format!("{:?}", b.health())
-    });
+    scenario::wait_for_outputs(
+        &kafka,
+        &topics,
+        &expected,
+        bad,
+        Duration::from_secs(120),
+        || format!("{:?}", b.health()),
+    );
     b.wait_quiet(0, Duration::from_secs(2), Duration::from_secs(60))
         .expect("B settles");
     let journeys = b.journeys().expect("journeys");
     let standby_rounds = restores(&mb, "standby_catch_up") + restores(&mb, "standby_full");
     b.shutdown().expect("B stops");
     assert_eq!(journeys, expected.customers, "journeys equal the oracle's");
-    assert!(standby_rounds > 0, "B's standby thread applied changelog batches");
+    assert!(
+        standby_rounds > 0,
+        "B's standby thread applied changelog batches"
+    );
 }

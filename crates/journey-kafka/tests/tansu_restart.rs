@@ -321,7 +321,10 @@ fn transactional_mode_commits_offsets_in_its_transactions() {
         "the restart read only the second half (from the offsets committed in the transactions)"
     );
     assert_eq!(
-        metrics.stale_batches.with_label_values(&["normalise"]).get()
+        metrics
+            .stale_batches
+            .with_label_values(&["normalise"])
+            .get()
             + metrics.stale_batches.with_label_values(&["identity"]).get()
             + metrics.stale_batches.with_label_values(&["stitch"]).get(),
         0,

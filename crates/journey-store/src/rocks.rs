@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use journey_core::store::{Op, StateStore, StoreError, Table, WriteBatch};
+use journey_core::store::{Entries, Op, StateStore, StoreError, Table, WriteBatch};
 use rocksdb::{
     properties, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction, ErrorKind,
     FlushOptions, IteratorMode, Options, ReadOptions, WriteBatch as RocksBatch, WriteOptions, DB,
@@ -189,12 +189,7 @@ impl StateStore for RocksStore {
         Ok(value.map(|v| v.to_vec()))
     }
 
-    fn scan(
-        &self,
-        table: Table,
-        partition: i32,
-        prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, table: Table, partition: i32, prefix: &[u8]) -> Result<Entries, StoreError> {
         let cf = self.table_cf(table)?;
         let start = state_key(partition, prefix);
         let mut read_opts = ReadOptions::default();

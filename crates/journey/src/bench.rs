@@ -217,6 +217,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Figures> {
     Ok(figures)
 }
 
+/// A raw record for the latency run: topic, key, payload, and the event id
+/// it normalises to (to match it at the end of the pipeline).
+type RawTuple = (String, Option<String>, Vec<u8>, Option<String>);
+
 fn fmt_ms(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".to_string(), |ms| format!("{ms:.1} ms"))
 }
@@ -326,7 +330,7 @@ fn latency(
         ..GeneratorConfig::default()
     });
     let ncfg = NormalizeConfig::default();
-    let records: Vec<(String, Option<String>, Vec<u8>, Option<String>)> = g
+    let records: Vec<RawTuple> = g
         .records
         .into_iter()
         .take(wanted)

@@ -99,7 +99,7 @@ pub fn render(
             ),
         ));
     }
-    entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    entries.sort_by_key(|e| (e.0, e.1));
     let (from, to) = window.unwrap_or((i64::MIN, i64::MAX));
     let before = entries.iter().filter(|e| e.0 < from).count();
     let after = entries.iter().filter(|e| e.0 > to).count();

@@ -507,6 +507,13 @@ pub(super) fn shorten(s: &str) -> String {
     }
 }
 
+/// Whether an object looks like the native format (used by `format = "auto"`).
+pub(super) fn detect(obj: &Map<String, Value>) -> bool {
+    ["id", "time", "type", "customer"]
+        .iter()
+        .all(|k| obj.contains_key(*k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{normalize as run, Format, NormalizeConfig, NormalizeErrorKind};
@@ -668,11 +675,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Whether an object looks like the native format (used by `format = "auto"`).
-pub(super) fn detect(obj: &Map<String, Value>) -> bool {
-    ["id", "time", "type", "customer"]
-        .iter()
-        .all(|k| obj.contains_key(*k))
 }

@@ -130,7 +130,7 @@ fn abandoned_checkout_fires_when_the_window_passes_without_a_purchase() {
     assert_eq!(alerts[0].owner, "digital");
 
     // Not yet due at the watermark: nothing, but the component has a timer.
-    assert!(run(&[checkout.clone()], &cfg).is_empty());
+    assert!(run(std::slice::from_ref(&checkout), &cfg).is_empty());
     assert_eq!(
         next_due(
             std::slice::from_ref(&checkout),

@@ -1,4 +1,6 @@
 //! Tests of the service configuration: defaults, file, environment, errors.
+// figment's Jail dictates the closures' error type.
+#![allow(clippy::result_large_err)]
 
 use super::*;
 
