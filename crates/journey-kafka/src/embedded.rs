@@ -15,8 +15,14 @@ pub struct MockBroker {
 impl MockBroker {
     /// A one-broker mock cluster.
     pub fn start() -> Result<MockBroker, PipelineError> {
+        Self::start_brokers(1)
+    }
+
+    /// A mock cluster of `brokers` brokers (ids 1..=brokers), for moving
+    /// partition leaders and group coordinators in tests.
+    pub fn start_brokers(brokers: i32) -> Result<MockBroker, PipelineError> {
         Ok(MockBroker {
-            cluster: MockCluster::new(1)?,
+            cluster: MockCluster::new(brokers)?,
         })
     }
 

@@ -104,7 +104,12 @@ struct Run {
 
 impl Run {
     fn new(name: &str, seed: u64) -> Run {
-        let broker = MockBroker::start().expect("mock cluster");
+        Self::on_brokers(name, seed, 1)
+    }
+
+    /// A scenario on a mock cluster of `brokers` brokers.
+    fn on_brokers(name: &str, seed: u64, brokers: i32) -> Run {
+        let broker = MockBroker::start_brokers(brokers).expect("mock cluster");
         let app = "journey-rel";
         let kafka = KafkaConfig {
             bootstrap_servers: broker.bootstrap(),
@@ -803,6 +808,73 @@ fn duplicate_and_reorder(records: &[RawRecord], seed: u64, window: usize) -> Vec
     }
     keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
     keyed.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Faults 5 and 6, the moving parts: on a three-broker cluster, every
+/// partition's leader and the three consumer groups' coordinators move to
+/// another broker, five times while the stream is produced.
+#[test]
+fn f05_f06_leaders_and_coordinators_move() {
+    use rdkafka::mocking::MockCoordinator;
+    let _serial = serial();
+    let seed = 565;
+    let records = generated(seed, 150);
+    let (expected, bad) = scenario::expected(&records);
+    let mut r = Run::on_brokers("f05_f06_leaders_and_coordinators_move", seed, 3);
+    for n in 0..3 {
+        r.fleet.start(n);
+    }
+    let mut topics: Vec<(String, i32)> = r
+        .topics
+        .raw
+        .iter()
+        .map(|t| (t.topic.clone(), RAW_PARTITIONS))
+        .collect();
+    for t in [
+        &r.topics.events,
+        &r.topics.handover,
+        &r.topics.alerts,
+        &r.topics.merges,
+        &r.topics.dlq,
+    ] {
+        topics.push((t.clone(), PARTITIONS));
+    }
+    for name in [
+        "identity-hops",
+        "aliases",
+        "stitch",
+        "identity-changelog",
+        "stitch-changelog",
+    ] {
+        topics.push((r.kafka.internal_topic(name), PARTITIONS));
+    }
+    let parts: Vec<&[RawRecord]> = records.chunks(records.len().div_ceil(6)).collect();
+    let mut last_fault = Instant::now();
+    for (round, part) in parts.iter().enumerate() {
+        r.produce(part);
+        r.fleet.sleep_supervised(Duration::from_secs(2));
+        if round < 5 {
+            let cluster = r.broker.cluster();
+            for (topic, partitions) in &topics {
+                for p in 0..*partitions {
+                    let to = 1 + (p + round as i32 + 1) % 3;
+                    cluster
+                        .partition_leader(topic, p, Some(to))
+                        .expect("leader moved");
+                }
+            }
+            for stage in ["normalise", "identity", "stitch"] {
+                cluster
+                    .coordinator(
+                        MockCoordinator::Group(format!("{}.{stage}", r.kafka.application_id)),
+                        1 + (round as i32 + 1) % 3,
+                    )
+                    .expect("coordinator moved");
+            }
+            last_fault = Instant::now();
+        }
+    }
+    r.finish(&expected, bad, last_fault, |_| vec![]);
 }
 
 /// Fault 9: duplicated and reordered input: the result equals the oracle of
