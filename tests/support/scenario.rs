@@ -114,3 +114,59 @@ pub fn wait_for_outputs(
         std::thread::sleep(Duration::from_secs(2));
     }
 }
+
+/// The pipeline configuration the tests run with: default batches,
+/// normalisation and rules, single-object Avro, changelogs on, no standbys.
+pub fn pipeline_config(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+    state: &std::path::Path,
+) -> journey_kafka::PipelineConfig {
+    journey_kafka::PipelineConfig {
+        kafka: kafka.clone(),
+        topics: topics.clone(),
+        batch: journey_kafka::BatchConfig::default(),
+        normalize: NormalizeConfig::default(),
+        stitch: StitchConfig::default(),
+        state_dir: state.to_path_buf(),
+        framing: Framing::SingleObject,
+        changelog: true,
+        standby: false,
+    }
+}
+
+/// A mock cluster with every topic of application `app` (`partitions` per
+/// pipeline topic, 2 per raw topic), and the configuration to reach it.
+pub fn mock_cluster(
+    app: &str,
+    partitions: i32,
+) -> (
+    journey_kafka::embedded::MockBroker,
+    KafkaConfig,
+    TopicsConfig,
+) {
+    let broker = journey_kafka::embedded::MockBroker::start().expect("mock cluster");
+    let kafka = KafkaConfig {
+        bootstrap_servers: broker.bootstrap(),
+        application_id: app.into(),
+        session_timeout_ms: 6_000,
+        ..KafkaConfig::default()
+    };
+    let topics = TopicsConfig {
+        partitions,
+        ..TopicsConfig::default()
+    };
+    broker
+        .create_pipeline_topics(&kafka, &topics, 2)
+        .expect("topics");
+    (broker, kafka, topics)
+}
+
+/// Partitions of both stateful stages restored from a changelog, of `kind`
+/// (`full`, `catch_up`, `standby_full`, `standby_catch_up`).
+pub fn restores(metrics: &journey_kafka::metrics::Metrics, kind: &str) -> u64 {
+    ["identity", "stitch"]
+        .iter()
+        .map(|s| metrics.state_restores.with_label_values(&[s, kind]).get())
+        .sum()
+}

@@ -278,6 +278,9 @@ impl<L: StageLogic> StageRunner<L> {
                     }
                 }
                 self.logic.on_restored(&newly);
+                // Taking partitions over is work: a pipeline waiting to be
+                // quiet waits for what they bring.
+                self.shared.touch();
             }
             {
                 let a = lock_assignment(&self.assignment);

@@ -15,22 +15,11 @@ mod scenario;
 use std::path::Path;
 use std::time::Duration;
 
-use journey_core::avro::Framing;
-use journey_core::fold::StitchConfig;
 use journey_core::generate::{generate, GeneratorConfig};
-use journey_core::normalize::NormalizeConfig;
-use journey_kafka::embedded::MockBroker;
 use journey_kafka::metrics::Metrics;
-use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsConfig};
+use journey_kafka::Pipeline;
 
 const PARTITIONS: i32 = 3;
-
-fn restores(m: &Metrics, kind: &str) -> u64 {
-    ["identity", "stitch"]
-        .iter()
-        .map(|s| m.state_restores.with_label_values(&[s, kind]).get())
-        .sum()
-}
 
 #[test]
 fn a_returning_instance_catches_up_from_its_local_state() {
@@ -39,32 +28,9 @@ fn a_returning_instance_catches_up_from_its_local_state() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("JOURNEY_TEST_LOG"))
         .with_test_writer()
         .try_init();
-    let broker = MockBroker::start().expect("mock cluster");
-    let kafka = KafkaConfig {
-        bootstrap_servers: broker.bootstrap(),
-        application_id: "reuse".into(),
-        session_timeout_ms: 6_000,
-        ..KafkaConfig::default()
-    };
-    let topics = TopicsConfig {
-        partitions: PARTITIONS,
-        ..TopicsConfig::default()
-    };
-    broker
-        .create_pipeline_topics(&kafka, &topics, 2)
-        .expect("topics");
+    let (_broker, kafka, topics) = scenario::mock_cluster("reuse", PARTITIONS);
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = |state: &Path| PipelineConfig {
-        kafka: kafka.clone(),
-        topics: topics.clone(),
-        batch: BatchConfig::default(),
-        normalize: NormalizeConfig::default(),
-        stitch: StitchConfig::default(),
-        state_dir: state.to_path_buf(),
-        framing: Framing::SingleObject,
-        changelog: true,
-        standby: false,
-    };
+    let config = |state: &Path| scenario::pipeline_config(&kafka, &topics, state);
     let generated = generate(&GeneratorConfig {
         seed: 31,
         customers: 90,
@@ -97,48 +63,60 @@ fn a_returning_instance_catches_up_from_its_local_state() {
     let first = Metrics::new();
     let (pipeline, _) = run(&a, 0, &first);
     pipeline.shutdown().expect("A stops");
-    assert_eq!(restores(&first, "catch_up"), 0, "A started empty");
+    assert_eq!(scenario::restores(&first, "catch_up"), 0, "A started empty");
 
     let b = Metrics::new();
     let (pipeline, _) = run(&dir.path().join("b"), 1, &b);
     pipeline.shutdown().expect("B stops");
     assert_eq!(
-        restores(&b, "full"),
+        scenario::restores(&b, "full"),
         2 * PARTITIONS as u64,
         "B has no local state: every partition of both stages is restored in full"
     );
-    assert_eq!(restores(&b, "catch_up"), 0);
+    assert_eq!(scenario::restores(&b, "catch_up"), 0);
 
     // A again: caught up to where B stopped before it reads any input, so it
     // re-processes nothing (stale stored offsets would make it re-read B's input).
     let again = Metrics::new();
     let pipeline = Pipeline::start(config(&a), again.clone()).expect("A starts again");
     let start = std::time::Instant::now();
-    while restores(&again, "catch_up") + restores(&again, "full") < 2 * PARTITIONS as u64 {
+    while scenario::restores(&again, "catch_up") + scenario::restores(&again, "full")
+        < 2 * PARTITIONS as u64
+    {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "A got no partitions"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The restores are counted inside the rebalance callback, a moment
+    // before the partitions count as held.
+    let (two_thirds, _) = scenario::expected(parts[1]);
+    let mut journeys = pipeline.journeys().expect("journeys");
+    while journeys != two_thirds.customers && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+        journeys = pipeline.journeys().expect("journeys");
+    }
     pipeline
         .wait_quiet(0, Duration::from_secs(3), Duration::from_secs(60))
         .expect("A settles");
     assert_eq!(
-        restores(&again, "catch_up"),
+        scenario::restores(&again, "catch_up"),
         2 * PARTITIONS as u64,
         "A still holds every partition's state: each is caught up from its position"
     );
-    assert_eq!(restores(&again, "full"), 0, "nothing is restored in full");
+    assert_eq!(
+        scenario::restores(&again, "full"),
+        0,
+        "nothing is restored in full"
+    );
     assert_eq!(
         pipeline.counters().stitched,
         0,
         "nothing is processed twice"
     );
-    let (two_thirds, _) = scenario::expected(parts[1]);
     assert_eq!(
-        pipeline.journeys().expect("journeys"),
-        two_thirds.customers,
+        journeys, two_thirds.customers,
         "after catching up, A's state is B's"
     );
     scenario::produce(&kafka, &topics, &parts[2][parts[1].len()..]);

@@ -15,22 +15,11 @@ mod scenario;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use journey_core::avro::Framing;
-use journey_core::fold::StitchConfig;
 use journey_core::generate::{generate, GeneratorConfig};
-use journey_core::normalize::NormalizeConfig;
-use journey_kafka::embedded::MockBroker;
 use journey_kafka::metrics::Metrics;
-use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, TopicsConfig};
+use journey_kafka::{Pipeline, PipelineConfig};
 
 const PARTITIONS: i32 = 4;
-
-fn restores(m: &Metrics, kind: &str) -> u64 {
-    ["identity", "stitch"]
-        .iter()
-        .map(|s| m.state_restores.with_label_values(&[s, kind]).get())
-        .sum()
-}
 
 #[test]
 fn standby_replicas_make_fail_over_a_catch_up() {
@@ -39,31 +28,11 @@ fn standby_replicas_make_fail_over_a_catch_up() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("JOURNEY_TEST_LOG"))
         .with_test_writer()
         .try_init();
-    let broker = MockBroker::start().expect("mock cluster");
-    let kafka = KafkaConfig {
-        bootstrap_servers: broker.bootstrap(),
-        application_id: "standby".into(),
-        session_timeout_ms: 6_000,
-        ..KafkaConfig::default()
-    };
-    let topics = TopicsConfig {
-        partitions: PARTITIONS,
-        ..TopicsConfig::default()
-    };
-    broker
-        .create_pipeline_topics(&kafka, &topics, 2)
-        .expect("topics");
+    let (_broker, kafka, topics) = scenario::mock_cluster("standby", PARTITIONS);
     let dir = tempfile::tempdir().expect("temp dir");
     let config = |state: &Path| PipelineConfig {
-        kafka: kafka.clone(),
-        topics: topics.clone(),
-        batch: BatchConfig::default(),
-        normalize: NormalizeConfig::default(),
-        stitch: StitchConfig::default(),
-        state_dir: state.to_path_buf(),
-        framing: Framing::SingleObject,
-        changelog: true,
         standby: true,
+        ..scenario::pipeline_config(&kafka, &topics, state)
     };
     let generated = generate(&GeneratorConfig {
         seed: 77,
@@ -119,7 +88,10 @@ fn standby_replicas_make_fail_over_a_catch_up() {
     }
 
     // A leaves; B takes its partitions over from the warm copies.
-    let (full_before, catch_up_before) = (restores(&mb, "full"), restores(&mb, "catch_up"));
+    let (full_before, catch_up_before) = (
+        scenario::restores(&mb, "full"),
+        scenario::restores(&mb, "catch_up"),
+    );
     a.shutdown().expect("A stops");
     let start = Instant::now();
     while held(&b) < first.customers.len() {
@@ -130,12 +102,12 @@ fn standby_replicas_make_fail_over_a_catch_up() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        restores(&mb, "full"),
+        scenario::restores(&mb, "full"),
         full_before,
         "a partition with a warm standby copy is never restored from the beginning"
     );
     assert!(
-        restores(&mb, "catch_up") > catch_up_before,
+        scenario::restores(&mb, "catch_up") > catch_up_before,
         "B caught A's partitions up from its standby positions"
     );
     assert_eq!(
@@ -157,7 +129,8 @@ fn standby_replicas_make_fail_over_a_catch_up() {
     b.wait_quiet(0, Duration::from_secs(2), Duration::from_secs(60))
         .expect("B settles");
     let journeys = b.journeys().expect("journeys");
-    let standby_rounds = restores(&mb, "standby_catch_up") + restores(&mb, "standby_full");
+    let standby_rounds =
+        scenario::restores(&mb, "standby_catch_up") + scenario::restores(&mb, "standby_full");
     b.shutdown().expect("B stops");
     assert_eq!(journeys, expected.customers, "journeys equal the oracle's");
     assert!(

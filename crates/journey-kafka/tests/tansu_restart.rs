@@ -9,6 +9,8 @@
 //! beyond a partition's end with no records rather than an out-of-range
 //! error, so this relies on the empty-partition check.
 
+#[path = "../../../tests/support/invariants.rs"]
+mod invariants;
 #[path = "../../../tests/support/scenario.rs"]
 mod scenario;
 #[path = "../../../tests/support/tansu.rs"]
@@ -16,12 +18,9 @@ mod tansu;
 
 use std::time::{Duration, Instant};
 
-use journey_core::avro::Framing;
-use journey_core::fold::StitchConfig;
 use journey_core::generate::{generate, GeneratorConfig};
-use journey_core::normalize::NormalizeConfig;
 use journey_kafka::metrics::Metrics;
-use journey_kafka::{BatchConfig, KafkaConfig, Pipeline, PipelineConfig, RawTopic, TopicsConfig};
+use journey_kafka::{KafkaConfig, Pipeline, RawTopic, TopicsConfig};
 
 /// Creates every topic of the pipeline `app` on `broker`.
 fn create_topics(broker: &tansu::TestKafka, app: &str) -> TopicsConfig {
@@ -55,20 +54,6 @@ fn create_topics(broker: &tansu::TestKafka, app: &str) -> TopicsConfig {
     topics
 }
 
-fn config(kafka: &KafkaConfig, topics: &TopicsConfig, state: &std::path::Path) -> PipelineConfig {
-    PipelineConfig {
-        kafka: kafka.clone(),
-        topics: topics.clone(),
-        batch: BatchConfig::default(),
-        normalize: NormalizeConfig::default(),
-        stitch: StitchConfig::default(),
-        state_dir: state.to_path_buf(),
-        framing: Framing::SingleObject,
-        changelog: true,
-        standby: false,
-    }
-}
-
 /// Processes `records` to the end and stops.
 fn first_run(
     kafka: &KafkaConfig,
@@ -77,8 +62,11 @@ fn first_run(
     records: &[journey_core::generate::RawRecord],
 ) {
     scenario::produce(kafka, topics, records);
-    let pipeline =
-        Pipeline::start(config(kafka, topics, state), Metrics::new()).expect("pipeline starts");
+    let pipeline = Pipeline::start(
+        scenario::pipeline_config(kafka, topics, state),
+        Metrics::new(),
+    )
+    .expect("pipeline starts");
     let (expected, bad) = scenario::expected(records);
     scenario::wait_for_outputs(
         kafka,
@@ -122,14 +110,12 @@ fn a_restart_on_a_broker_process_resumes_without_a_false_alarm() {
     first_run(&kafka, &topics, state.path(), first);
 
     let metrics = Metrics::new();
-    let pipeline = Pipeline::start(config(&kafka, &topics, state.path()), metrics.clone())
-        .expect("pipeline restarts");
-    let restores = |kind: &str| -> u64 {
-        ["identity", "stitch"]
-            .iter()
-            .map(|s| metrics.state_restores.with_label_values(&[s, kind]).get())
-            .sum()
-    };
+    let pipeline = Pipeline::start(
+        scenario::pipeline_config(&kafka, &topics, state.path()),
+        metrics.clone(),
+    )
+    .expect("pipeline restarts");
+    let restores = |kind: &str| scenario::restores(&metrics, kind);
     let start = Instant::now();
     while restores("catch_up") + restores("full") < 6 {
         let h = pipeline.health();
@@ -201,8 +187,11 @@ fn a_broker_process_that_lost_its_data_halts_the_pipeline() {
     let topics = create_topics(&broker, &app);
     let kafka = kafka(&broker, &app);
     let metrics = Metrics::new();
-    let pipeline = Pipeline::start(config(&kafka, &topics, state.path()), metrics.clone())
-        .expect("pipeline starts");
+    let pipeline = Pipeline::start(
+        scenario::pipeline_config(&kafka, &topics, state.path()),
+        metrics.clone(),
+    )
+    .expect("pipeline starts");
     let start = Instant::now();
     let health = loop {
         let h = pipeline.health();
@@ -222,31 +211,6 @@ fn a_broker_process_that_lost_its_data_halts_the_pipeline() {
         health.detail
     );
     eprintln!("halted after {:?}: {}", start.elapsed(), health.detail);
-}
-
-/// The committed offsets of `group` for `partitions` of `topic`.
-fn committed(kafka: &KafkaConfig, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = kafka
-        .client_config()
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    consumer
-        .committed_offsets(tpl, Duration::from_secs(10))
-        .expect("committed offsets")
-        .elements()
-        .iter()
-        .map(|e| match e.offset() {
-            rdkafka::Offset::Offset(o) => Some(o),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Transactional mode on a broker that honours transactions: each batch's
@@ -282,12 +246,12 @@ fn transactional_mode_commits_offsets_in_its_transactions() {
     first_run(&kafka, &topics, state.path(), first);
     // The normalise group's offsets came with the transactions: together
     // they count every raw record of the first half exactly once.
-    let raw_committed: i64 = topics
-        .raw
-        .iter()
-        .flat_map(|r| committed(&kafka, &format!("{app}.normalise"), &r.topic, 2))
-        .map(|o| o.unwrap_or(0))
-        .sum();
+    let raw: Vec<String> = topics.raw.iter().map(|r| r.topic.clone()).collect();
+    let raw_committed: i64 =
+        invariants::committed_offsets(&kafka, &format!("{app}.normalise"), &raw)
+            .values()
+            .map(|o| o.unwrap_or(0))
+            .sum();
     assert_eq!(
         raw_committed,
         first.len() as i64,
@@ -295,8 +259,11 @@ fn transactional_mode_commits_offsets_in_its_transactions() {
     );
 
     let metrics = Metrics::new();
-    let pipeline = Pipeline::start(config(&kafka, &topics, state.path()), metrics.clone())
-        .expect("pipeline restarts");
+    let pipeline = Pipeline::start(
+        scenario::pipeline_config(&kafka, &topics, state.path()),
+        metrics.clone(),
+    )
+    .expect("pipeline restarts");
     scenario::produce(&kafka, &topics, second);
     let (expected, bad) = scenario::expected(&generated.records);
     scenario::wait_for_outputs(
