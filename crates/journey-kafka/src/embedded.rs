@@ -38,31 +38,8 @@ impl MockBroker {
         topics: &TopicsConfig,
         raw_partitions: i32,
     ) -> Result<(), PipelineError> {
-        let p = topics.partitions;
-        for r in &topics.raw {
-            self.cluster.create_topic(&r.topic, raw_partitions, 1)?;
-        }
-        for t in [
-            &topics.events,
-            &topics.handover,
-            &topics.alerts,
-            &topics.merges,
-            &topics.dlq,
-            &topics.quarantine,
-            &topics.late,
-        ] {
-            self.cluster.create_topic(t, p, 1)?;
-        }
-        self.cluster.create_topic(&topics.control, 1, 1)?;
-        for name in [
-            "identity-hops",
-            "aliases",
-            "stitch",
-            "identity-changelog",
-            "stitch-changelog",
-        ] {
-            self.cluster
-                .create_topic(&kafka.internal_topic(name), p, 1)?;
+        for (name, partitions) in pipeline_topics(kafka, topics, raw_partitions) {
+            self.cluster.create_topic(&name, partitions, 1)?;
         }
         Ok(())
     }
@@ -75,4 +52,42 @@ impl MockBroker {
     pub fn cluster(&self) -> &MockCluster<'static, DefaultProducerContext> {
         &self.cluster
     }
+}
+
+/// Every topic a pipeline with this configuration uses, with its partition
+/// count: the raw topics (`raw_partitions` each), the outputs and the
+/// internal topics (`topics.partitions` each), the control topic (one).
+pub fn pipeline_topics(
+    kafka: &KafkaConfig,
+    topics: &TopicsConfig,
+    raw_partitions: i32,
+) -> Vec<(String, i32)> {
+    let p = topics.partitions;
+    let mut out: Vec<(String, i32)> = topics
+        .raw
+        .iter()
+        .map(|r| (r.topic.clone(), raw_partitions))
+        .collect();
+    for t in [
+        &topics.events,
+        &topics.handover,
+        &topics.alerts,
+        &topics.merges,
+        &topics.dlq,
+        &topics.quarantine,
+        &topics.late,
+    ] {
+        out.push((t.clone(), p));
+    }
+    out.push((topics.control.clone(), 1));
+    for name in [
+        "identity-hops",
+        "aliases",
+        "stitch",
+        "identity-changelog",
+        "stitch-changelog",
+    ] {
+        out.push((kafka.internal_topic(name), p));
+    }
+    out
 }

@@ -824,30 +824,7 @@ fn f05_f06_leaders_and_coordinators_move() {
     for n in 0..3 {
         r.fleet.start(n);
     }
-    let mut topics: Vec<(String, i32)> = r
-        .topics
-        .raw
-        .iter()
-        .map(|t| (t.topic.clone(), RAW_PARTITIONS))
-        .collect();
-    for t in [
-        &r.topics.events,
-        &r.topics.handover,
-        &r.topics.alerts,
-        &r.topics.merges,
-        &r.topics.dlq,
-    ] {
-        topics.push((t.clone(), PARTITIONS));
-    }
-    for name in [
-        "identity-hops",
-        "aliases",
-        "stitch",
-        "identity-changelog",
-        "stitch-changelog",
-    ] {
-        topics.push((r.kafka.internal_topic(name), PARTITIONS));
-    }
+    let topics = journey_kafka::embedded::pipeline_topics(&r.kafka, &r.topics, RAW_PARTITIONS);
     let parts: Vec<&[RawRecord]> = records.chunks(records.len().div_ceil(6)).collect();
     let mut last_fault = Instant::now();
     for (round, part) in parts.iter().enumerate() {
