@@ -221,6 +221,33 @@ impl Fleet {
         }
     }
 
+    /// Waits up to `within` for instance `n` to stop itself (the `freeze`
+    /// fault site: state `T` in `/proc`), marks it paused so the supervisor
+    /// leaves it alone, and says whether it did. The others are supervised
+    /// meanwhile.
+    pub fn wait_frozen(&mut self, n: usize, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            let Some(i) = self.slots.get_mut(n).and_then(Option::as_mut) else {
+                return false;
+            };
+            let stat =
+                std::fs::read_to_string(format!("/proc/{}/stat", i.child.id())).unwrap_or_default();
+            // The state follows the command name in parentheses.
+            if stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+            {
+                i.paused = true;
+                self.note(n, "froze itself (fault site `freeze`)");
+                return true;
+            }
+            // Not `supervise`: a child that is stopping must not be restarted.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// SIGCONT.
     pub fn resume(&mut self, n: usize) {
         if let Some(i) = self.slots.get_mut(n).and_then(Option::as_mut) {

@@ -75,6 +75,9 @@ pub struct Assignment {
     /// The state partitions the stage owns, shared with its standby thread
     /// (see [`crate::standby`]).
     pub claimed: crate::standby::Claimed,
+    /// The changelog epoch each owned state partition is written under (see
+    /// [`crate::changelog`]).
+    pub epochs: std::collections::HashMap<i32, crate::changelog::Epoch>,
 }
 
 pub type SharedAssignment = Arc<Mutex<Assignment>>;
@@ -173,9 +176,18 @@ impl ConsumerContext for StageContext {
                 {
                     let mut a = lock_assignment(&self.assignment);
                     a.lost |= lost;
+                    let revoked: Vec<i32> = tpl
+                        .elements()
+                        .iter()
+                        .filter(|e| e.topic() == a.state_topic)
+                        .map(|e| e.partition())
+                        .collect();
+                    for p in &revoked {
+                        a.epochs.remove(p);
+                    }
                     let mut claimed = crate::standby::lock(&a.claimed);
-                    for e in tpl.elements().iter().filter(|e| e.topic() == a.state_topic) {
-                        claimed.remove(&e.partition());
+                    for p in &revoked {
+                        claimed.remove(p);
                     }
                 }
                 let r = if cooperative {
@@ -241,6 +253,21 @@ impl StageContext {
             .map(|e| (e.topic().to_string(), e.partition()))
             .collect();
         let store = state.store.as_ref();
+        let mut opened = std::collections::HashMap::new();
+        if let Some((kafka, changelog)) = &state.changelog {
+            // A new epoch on every partition taken over, before reading it:
+            // from here on no reader applies what an earlier owner writes.
+            let taken: Vec<i32> = parts
+                .iter()
+                .filter(|(t, _)| *t == state_topic)
+                .map(|(_, p)| *p)
+                .collect();
+            let epochs = outage::retry(&self.reach, "open changelog epochs", || {
+                crate::changelog::open_epochs(kafka, changelog, &taken)
+            })?;
+            lock_assignment(&self.assignment).epochs.extend(&epochs);
+            opened = epochs;
+        }
         // Held until the new partitions are restored and marked owned: the
         // standby thread never writes a partition the stage is taking over.
         let claimed = lock_assignment(&self.assignment).claimed.clone();
@@ -260,12 +287,54 @@ impl StageContext {
             let (mut full, mut catch_up) = (Vec::new(), Vec::new());
             for p in restore {
                 match crate::changelog::position(store, p)? {
-                    Some(n) => catch_up.push((p, n)),
+                    Some(at) => catch_up.push((p, at)),
                     None => full.push(p),
                 }
             }
+            // Local state that holds a zombie's batch (or predates epochs).
+            let mut stale = Vec::new();
+            // The new epoch record went to the changelog's end: below the
+            // local position, the changelog lost what the state was built on.
+            let behind: Vec<(i32, crate::changelog::Position)> = catch_up
+                .iter()
+                .filter(|(p, at)| opened.get(p).is_some_and(|e| e.offset < at.next))
+                .copied()
+                .collect();
+            if !behind.is_empty() {
+                return Err(self.changelog_lost(state, changelog, &behind)?);
+            }
+            if !catch_up.is_empty() {
+                let started = Instant::now();
+                let r = outage::retry(&self.reach, "catch up from the changelog", || {
+                    crate::changelog::catch_up(kafka, changelog, &catch_up, store)
+                });
+                if let Ok(done) = &r {
+                    info!(stage = self.stage, topic = %changelog, positions = ?catch_up,
+                          applied = done.applied, stale = ?done.stale,
+                          seconds = started.elapsed().as_secs_f64(),
+                          "local state caught up from changelog");
+                    if !done.stale.is_empty() {
+                        warn!(stage = self.stage, topic = %changelog, partitions = ?done.stale,
+                              "local state holds a batch written after another owner's epoch \
+                               (or predates epochs): restoring in full");
+                    }
+                }
+                match r {
+                    Err(e) if crate::changelog::is_out_of_range(&e) => {
+                        return Err(self.changelog_lost(state, changelog, &catch_up)?);
+                    }
+                    Ok(done) => stale = done.stale,
+                    Err(e) => return Err(e),
+                };
+                self.count_restores("catch_up", catch_up.len() - stale.len());
+            }
             if !full.is_empty() {
                 self.check_changelog(state, kafka, changelog, &full)?;
+            }
+            // A stale partition's local offsets may be ahead of the changelog
+            // (the zombie's batch): not checked, replaced.
+            full.extend(stale);
+            if !full.is_empty() {
                 let started = Instant::now();
                 let applied = outage::retry(&self.reach, "restore from the changelog", || {
                     crate::changelog::restore(kafka, changelog, &full, store)
@@ -273,37 +342,6 @@ impl StageContext {
                 info!(stage = self.stage, topic = %changelog, partitions = ?full, applied,
                       seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
                 self.count_restores("full", full.len());
-            }
-            if !catch_up.is_empty() {
-                let started = Instant::now();
-                let r = outage::retry(&self.reach, "catch up from the changelog", || {
-                    crate::changelog::catch_up(kafka, changelog, &catch_up, store)
-                });
-                if let Ok(applied) = &r {
-                    info!(stage = self.stage, topic = %changelog, positions = ?catch_up, applied,
-                          seconds = started.elapsed().as_secs_f64(),
-                          "local state caught up from changelog");
-                }
-                match r {
-                    Err(e) if crate::changelog::is_out_of_range(&e) => {
-                        let mut at = Vec::new();
-                        for (p, n) in &catch_up {
-                            for topic in &state.inputs {
-                                if let Some(o) = store.offset(topic, *p)? {
-                                    at.push(format!("{topic}/{p} stored offset {o}"));
-                                }
-                            }
-                            at.push(format!("{changelog}/{p} position {n}"));
-                        }
-                        return Err(self.backwards(format!(
-                            "changelog {changelog} does not hold the local state's position ({}); \
-                             the local state is kept",
-                            at.join(", ")
-                        )));
-                    }
-                    r => r?,
-                };
-                self.count_restores("catch_up", catch_up.len());
             }
         }
         let mut emptied = Vec::new();
@@ -337,6 +375,30 @@ impl StageContext {
             return Err(self.backwards(emptied.join("; ")));
         }
         Ok(())
+    }
+
+    /// The error for a changelog that does not hold the local state's
+    /// positions: names the stored offsets and positions.
+    fn changelog_lost(
+        &self,
+        state: &StageState,
+        changelog: &str,
+        positions: &[(i32, crate::changelog::Position)],
+    ) -> Result<PipelineError, PipelineError> {
+        let mut named = Vec::new();
+        for (p, at) in positions {
+            for topic in &state.inputs {
+                if let Some(o) = state.store.offset(topic, *p)? {
+                    named.push(format!("{topic}/{p} stored offset {o}"));
+                }
+            }
+            named.push(format!("{changelog}/{p} position {}", at.next));
+        }
+        Ok(self.backwards(format!(
+            "changelog {changelog} does not hold the local state's position ({}); \
+             the local state is kept",
+            named.join(", ")
+        )))
     }
 
     /// Fails when the changelog is behind the local state of `partitions`.

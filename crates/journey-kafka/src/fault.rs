@@ -6,7 +6,8 @@
 //! (`std::process::abort()`, as close to SIGKILL as a process can do to
 //! itself: no destructors, no flush, no commit); `state_write_error` instead
 //! makes the state write fail as a full disk would, and `stall` stops the
-//! stage past `max.poll.interval.ms` (see [`Site::Stall`]). `JOURNEY_FAULT_SEED`
+//! stage past `max.poll.interval.ms` (see [`Site::Stall`]), and `freeze`
+//! stops the whole process (see [`Site::Freeze`]). `JOURNEY_FAULT_SEED`
 //! (a `u64`) seeds the draws; without it the seed is taken from the clock and
 //! logged. The stage threads share one generator, so a seed fixes the
 //! sequence of draws, not which stage gets which draw.
@@ -41,10 +42,16 @@ pub enum Site {
     /// lives on, as a very slow batch would; past `max.poll.interval.ms` the
     /// consumer leaves its group. Fires at most once per process.
     Stall,
+    /// Not an abort: the process stops itself (SIGSTOP) after the stage has
+    /// checked that it still holds its assignment and before it produces
+    /// the batch, as a process paused at the worst moment would; whoever
+    /// sends SIGCONT later gets a zombie that writes a stale batch. Only in
+    /// stages with a changelog. Fires at most once per process.
+    Freeze,
 }
 
 impl Site {
-    pub const ALL: [Site; 8] = [
+    pub const ALL: [Site; 9] = [
         Site::AfterPoll,
         Site::AfterProcess,
         Site::AfterProduce,
@@ -53,6 +60,7 @@ impl Site {
         Site::BeforeCommit,
         Site::StateWriteError,
         Site::Stall,
+        Site::Freeze,
     ];
 
     pub fn name(self) -> &'static str {
@@ -65,6 +73,7 @@ impl Site {
             Site::BeforeCommit => "before_commit",
             Site::StateWriteError => "state_write_error",
             Site::Stall => "stall",
+            Site::Freeze => "freeze",
         }
     }
 
@@ -222,6 +231,26 @@ pub fn stall(site: Site, stage: &str) {
             site.name()
         );
         std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+/// Stops the whole process (SIGSTOP, sent with `kill`) if `site` is armed
+/// and its draw fires, once per process at most; it carries on where it
+/// stopped when someone sends SIGCONT.
+pub fn freeze(site: Site, stage: &str) {
+    static FROZEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if armed().is_some_and(|f| f.fires(site)) && !FROZEN.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "journey: fault injection: {} in stage {stage} (SIGSTOP)",
+            site.name()
+        );
+        let stopped = std::process::Command::new("kill")
+            .args(["-STOP", &std::process::id().to_string()])
+            .status();
+        eprintln!(
+            "journey: fault injection: {} over: {stopped:?}",
+            site.name()
+        );
     }
 }
 

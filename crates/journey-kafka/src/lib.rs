@@ -26,6 +26,7 @@ mod identity_stage;
 mod normalise_stage;
 mod outage;
 mod passthrough;
+mod pause;
 mod pipeline;
 mod progress;
 mod records;

@@ -60,6 +60,7 @@ impl Pipeline {
     pub fn start(cfg: PipelineConfig, metrics: Arc<Metrics>) -> Result<Pipeline, PipelineError> {
         cfg.topics.validate().map_err(PipelineError::Config)?;
         crate::fault::init().map_err(PipelineError::Config)?;
+        crate::pause::start();
         if cfg.kafka.transactions && !cfg.changelog {
             return Err(PipelineError::Config(
                 "transactions need the changelog: state written after a commit must be \

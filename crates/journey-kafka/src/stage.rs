@@ -27,6 +27,10 @@ use crate::outage::{self, Backoff, Reach};
 use crate::records::Outgoing;
 use crate::PipelineError;
 
+/// How long a stage keeps retrying a failing state write after a stop
+/// request before it gives up and ends with the error.
+const STOP_WRITE_BUDGET: Duration = Duration::from_secs(5);
+
 /// What a stage does with one batch.
 pub trait StageLogic {
     const NAME: &'static str;
@@ -334,7 +338,8 @@ impl<L: StageLogic> StageRunner<L> {
                 }
             }
             if let Some((_, topic)) = &self.changelog {
-                crate::changelog::record(&wb, topic, &mut out);
+                let a = lock_assignment(&self.assignment);
+                crate::changelog::record(&wb, topic, &a.epochs, &mut out);
             }
             fault::stall(Site::Stall, L::NAME);
             if self.consumer.assignment_lost() {
@@ -353,6 +358,41 @@ impl<L: StageLogic> StageRunner<L> {
                     .with_label_values(&[L::NAME])
                     .inc();
                 continue;
+            }
+            if let Some((kafka, _)) = &self.changelog {
+                fault::freeze(Site::Freeze, L::NAME);
+                // A process paused near the session timeout may have lost its
+                // partitions without its consumer knowing yet (its threads
+                // were paused too): the batch goes back, unwritten, and is
+                // polled again if the partitions are still ours.
+                let limit = Duration::from_millis(u64::from(kafka.session_timeout_ms) / 2);
+                if let Some(gap) = crate::pause::longest_since(started).filter(|g| *g >= limit) {
+                    warn!(
+                        stage = L::NAME,
+                        records = batch.len(),
+                        paused_ms = gap.as_millis() as u64,
+                        "process was paused while processing: batch put back unwritten"
+                    );
+                    let mut first: HashMap<(&str, i32), i64> = HashMap::new();
+                    for m in &batch {
+                        let e = first.entry((m.topic(), m.partition())).or_insert(i64::MAX);
+                        *e = (*e).min(m.offset());
+                    }
+                    for ((topic, partition), offset) in first {
+                        // A partition that moved meanwhile cannot be sought: its new owner reads it.
+                        let _ = self.consumer.seek(
+                            topic,
+                            partition,
+                            rdkafka::Offset::Offset(offset),
+                            Duration::from_secs(5),
+                        );
+                    }
+                    self.metrics
+                        .stale_batches
+                        .with_label_values(&[L::NAME])
+                        .inc();
+                    continue;
+                }
             }
             if self.transactional {
                 self.producer.begin_transaction()?;
@@ -390,7 +430,12 @@ impl<L: StageLogic> StageRunner<L> {
                 let acked = self.producer.context().take_acked();
                 let a = lock_assignment(&self.assignment);
                 for (p, last) in acked.into_iter().filter(|(p, _)| a.owns(*p)) {
-                    crate::changelog::set_position(&mut wb, p, last + 1);
+                    let at = crate::changelog::Position {
+                        next: last + 1,
+                        epoch: a.epochs.get(&p).copied(),
+                        verified: false,
+                    };
+                    crate::changelog::set_position(&mut wb, p, at);
                 }
             }
             if let Some(store) = &self.store {
@@ -422,10 +467,12 @@ impl<L: StageLogic> StageRunner<L> {
     /// disk, an I/O error) is retried with backoff (200 ms doubling to 2 s)
     /// while the stage consumes and commits nothing and health reports the
     /// error; once a write succeeds (space came back) the stage carries on
-    /// with the same batch. Only a stop request ends the retries, with the
-    /// error.
+    /// with the same batch. After a stop request the retries go on for at
+    /// most [`STOP_WRITE_BUDGET`] (a stop drains in bounded time), then the
+    /// stage ends with the error; nothing past durable state is committed.
     fn write_state(&self, store: &dyn StateStore, wb: &WriteBatch) -> Result<(), PipelineError> {
         let mut backoff = Backoff::default();
+        let mut stop_deadline: Option<Instant> = None;
         loop {
             let written = if fault::fails(Site::StateWriteError) {
                 Err(StoreError::Io(
@@ -445,7 +492,11 @@ impl<L: StageLogic> StageRunner<L> {
                 Err(e) => {
                     self.metrics.state_write_errors.inc();
                     if self.shared.stop.load(Ordering::Relaxed) {
-                        return Err(e.into());
+                        let deadline = *stop_deadline
+                            .get_or_insert_with(|| Instant::now() + STOP_WRITE_BUDGET);
+                        if Instant::now() >= deadline {
+                            return Err(e.into());
+                        }
                     }
                     let pause = backoff.step();
                     error!(stage = L::NAME, error = %e, pause_ms = pause.as_millis() as u64,

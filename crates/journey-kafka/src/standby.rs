@@ -75,13 +75,21 @@ impl Standby {
         let (mut full, mut catch_up) = (Vec::new(), Vec::new());
         for p in (0..self.partitions).filter(|p| !owned.contains(p)) {
             match crate::changelog::position(store, p)? {
-                Some(n) => catch_up.push((p, n)),
+                Some(at) => catch_up.push((p, at)),
                 None => full.push(p),
             }
         }
         if !catch_up.is_empty() {
             match crate::changelog::catch_up(&self.kafka, &self.changelog, &catch_up, store) {
-                Ok(applied) => self.count("standby_catch_up", catch_up.len(), applied),
+                Ok(done) => {
+                    // Kept from its own time as owner, written as a zombie.
+                    full.extend(&done.stale);
+                    self.count(
+                        "standby_catch_up",
+                        catch_up.len() - done.stale.len(),
+                        done.applied,
+                    )
+                }
                 // A warm copy the changelog no longer covers is only a copy:
                 // read it again from the beginning (the owner halts on this).
                 Err(e) if crate::changelog::is_out_of_range(&e) => {

@@ -130,7 +130,17 @@ fn fault_child() {
             h = pipeline.health();
         }
         assert!(h.healthy && h.ready, "not recovered: {}", h.detail);
-        pipeline.shutdown().expect("clean shutdown");
+        // The disk still fails every other write: a batch that is being
+        // written when the stop comes is retried for a bounded time and may
+        // still fail, which the stop must report rather than hide. Anything
+        // else is a failure.
+        match pipeline.shutdown() {
+            Ok(()) => {}
+            Err(e) if e.to_string().contains("injected state write error") => {
+                eprintln!("stop reported the still-failing disk: {e}");
+            }
+            Err(e) => panic!("unclean shutdown: {e}"),
+        }
         return;
     }
     while start.elapsed() < Duration::from_secs(60) {
