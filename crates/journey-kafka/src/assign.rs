@@ -35,6 +35,7 @@
 //! `journey_offsets_backwards_total` counts it.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -158,10 +159,16 @@ impl ConsumerContext for StageContext {
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 if let Some(state) = &self.state {
+                    // A take-over (epochs, restore) is work: `wait_quiet`
+                    // must not call the pipeline idle in the middle of one.
+                    let shared = &self.reach.shared;
+                    shared.taking_over.fetch_add(1, Ordering::SeqCst);
                     if let Err(e) = self.position(consumer, state, tpl) {
                         error!(stage = self.stage, error = %e, "cannot take over the assigned partitions");
                         lock_assignment(&self.assignment).error.get_or_insert(e);
                     }
+                    shared.touch();
+                    shared.taking_over.fetch_sub(1, Ordering::SeqCst);
                 }
                 let r = if cooperative {
                     consumer.incremental_assign(tpl)

@@ -183,7 +183,6 @@ pub fn open_epochs(
     let producer: BaseProducer<EpochAcks> = kafka
         .client_config()
         .set("acks", "all")
-        .set("enable.idempotence", "true")
         .set("linger.ms", "0")
         .create_with_context(EpochAcks::default())?;
     let mut ids = HashMap::new();

@@ -247,6 +247,10 @@ pub fn freeze(site: Site, stage: &str) {
         let stopped = std::process::Command::new("kill")
             .args(["-STOP", &std::process::id().to_string()])
             .status();
+        // The stop reaches this thread asynchronously, a moment after `kill`
+        // returns (a CI run wrote half a batch before it stopped): it must
+        // happen here, not further on in the stage.
+        std::thread::sleep(std::time::Duration::from_millis(500));
         eprintln!(
             "journey: fault injection: {} over: {stopped:?}",
             site.name()

@@ -383,7 +383,8 @@ impl Pipeline {
         }
     }
 
-    /// Waits until `expected_raw` raw records were consumed and nothing happened for `quiet`.
+    /// Waits until `expected_raw` raw records were consumed, nothing happened
+    /// for `quiet` and no stage is taking partitions over.
     pub fn wait_quiet(
         &self,
         expected_raw: u64,
@@ -405,7 +406,8 @@ impl Pipeline {
                 .get()
                 .map_or(0, |s| s.elapsed().as_millis() as u64);
             let idle = since.saturating_sub(self.shared.last_activity_ms.load(Ordering::Relaxed));
-            if consumed >= expected_raw && idle >= quiet.as_millis() as u64 {
+            let taking_over = self.shared.taking_over.load(Ordering::SeqCst) > 0;
+            if consumed >= expected_raw && idle >= quiet.as_millis() as u64 && !taking_over {
                 return Ok(());
             }
             if start.elapsed() > timeout {

@@ -70,6 +70,9 @@ pub struct Shared {
     pub broker: outage::Flags,
     /// Per stage: the error of a state write it is retrying (a full disk).
     pub state_error: [std::sync::Mutex<Option<String>>; 3],
+    /// Stages inside a take-over (opening epochs, restoring): busy, however
+    /// long it takes, even though no record moves.
+    pub taking_over: AtomicU64,
 }
 
 impl Shared {
