@@ -260,15 +260,16 @@ impl StageContext {
             .map(|e| (e.topic().to_string(), e.partition()))
             .collect();
         let store = state.store.as_ref();
+        // The state partitions taken over.
+        let taken: Vec<i32> = parts
+            .iter()
+            .filter(|(t, _)| *t == state_topic)
+            .map(|(_, p)| *p)
+            .collect();
         let mut opened = std::collections::HashMap::new();
         if let Some((kafka, changelog)) = &state.changelog {
             // A new epoch on every partition taken over, before reading it:
             // from here on no reader applies what an earlier owner writes.
-            let taken: Vec<i32> = parts
-                .iter()
-                .filter(|(t, _)| *t == state_topic)
-                .map(|(_, p)| *p)
-                .collect();
             let epochs = outage::retry(&self.reach, "open changelog epochs", || {
                 crate::changelog::open_epochs(kafka, changelog, &taken)
             })?;
@@ -279,20 +280,10 @@ impl StageContext {
         // standby thread never writes a partition the stage is taking over.
         let claimed = lock_assignment(&self.assignment).claimed.clone();
         let mut claimed = crate::standby::lock(&claimed);
-        claimed.extend(
-            parts
-                .iter()
-                .filter(|(t, _)| *t == state_topic)
-                .map(|(_, p)| *p),
-        );
+        claimed.extend(&taken);
         if let Some((kafka, changelog)) = &state.changelog {
-            let restore: Vec<i32> = parts
-                .iter()
-                .filter(|(t, _)| *t == state_topic)
-                .map(|(_, p)| *p)
-                .collect();
             let (mut full, mut catch_up) = (Vec::new(), Vec::new());
-            for p in restore {
+            for &p in &taken {
                 match crate::changelog::position(store, p)? {
                     Some(at) => catch_up.push((p, at)),
                     None => full.push(p),

@@ -333,6 +333,18 @@ struct Start {
     apply_from: i64,
 }
 
+impl Start {
+    /// The whole partition, from the first record on.
+    fn beginning(partition: i32) -> Start {
+        Start {
+            partition,
+            offset: Offset::Beginning,
+            epoch: None,
+            apply_from: 0,
+        }
+    }
+}
+
 /// Replaces the local state of `partitions` with what the changelog holds.
 pub fn restore(
     kafka: &KafkaConfig,
@@ -344,15 +356,7 @@ pub fn restore(
     for &p in partitions {
         store.drop_partition(p)?;
     }
-    let from: Vec<Start> = partitions
-        .iter()
-        .map(|&p| Start {
-            partition: p,
-            offset: Offset::Beginning,
-            epoch: None,
-            apply_from: 0,
-        })
-        .collect();
+    let from: Vec<Start> = partitions.iter().map(|&p| Start::beginning(p)).collect();
     let (applied, _) = apply(kafka, topic, &from, store)?;
     debug!(topic, partitions = ?partitions, applied, seconds = started.elapsed().as_secs_f64(), "state restored from changelog");
     Ok(applied)
@@ -452,15 +456,7 @@ pub fn stored_offsets(
     partitions: &[i32],
 ) -> Result<HashMap<(String, i32), i64>, PipelineError> {
     let mut offsets = HashMap::new();
-    let from: Vec<Start> = partitions
-        .iter()
-        .map(|&p| Start {
-            partition: p,
-            offset: Offset::Beginning,
-            epoch: None,
-            apply_from: 0,
-        })
-        .collect();
+    let from: Vec<Start> = partitions.iter().map(|&p| Start::beginning(p)).collect();
     read(kafka, topic, &from, &mut |_, batch, _, _| {
         for op in batch.ops {
             if let Op::Offset {

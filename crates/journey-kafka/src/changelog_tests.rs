@@ -96,6 +96,12 @@ fn value(store: &dyn StateStore, key: &str) -> Option<String> {
         .map(|v| String::from_utf8(v).expect("utf-8"))
 }
 
+/// Catches partition 0 of `store` up from its recorded position.
+fn caught_up(log: &Log, store: &dyn StateStore) -> CaughtUp {
+    let at = position(store, 0).expect("position").expect("a position");
+    catch_up(&log.kafka, TOPIC, &[(0, at)], store).expect("catch up")
+}
+
 /// Local state as its owner would have written it after its last batch.
 fn owner_state(log: &Log, store: &dyn StateStore, epoch: Epoch, kv: &[(&str, &str)], next: i64) {
     let mut wb = WriteBatch::default();
@@ -145,13 +151,7 @@ fn readers_ignore_what_a_zombie_writes_after_the_new_owners_epoch() {
     // A's local state after its zombie batch: stale, restored in full.
     let (_d, zombie_local) = store();
     owner_state(&log, &zombie_local, a, &[("x", "zombie")], zombie);
-    let done = catch_up(
-        &log.kafka,
-        TOPIC,
-        &[(0, position(&zombie_local, 0).unwrap().unwrap())],
-        &zombie_local,
-    )
-    .expect("catch up");
+    let done = caught_up(&log, &zombie_local);
     assert_eq!(done.stale, vec![0], "the zombie's local state is stale");
     assert_eq!(
         value(&zombie_local, "x").as_deref(),
@@ -163,13 +163,7 @@ fn readers_ignore_what_a_zombie_writes_after_the_new_owners_epoch() {
     // applied, the zombie's not; it is then recorded as verified.
     let (_d, sound) = store();
     owner_state(&log, &sound, a, &[("x", "a1")], a_done);
-    let done = catch_up(
-        &log.kafka,
-        TOPIC,
-        &[(0, position(&sound, 0).unwrap().unwrap())],
-        &sound,
-    )
-    .expect("catch up");
+    let done = caught_up(&log, &sound);
     assert!(done.stale.is_empty(), "{done:?}");
     assert_eq!(value(&sound, "x").as_deref(), Some("b1"));
     assert_eq!(value(&sound, "y"), None);
@@ -189,13 +183,7 @@ fn readers_ignore_what_a_zombie_writes_after_the_new_owners_epoch() {
         },
     );
     legacy.write(&wb).expect("write");
-    let done = catch_up(
-        &log.kafka,
-        TOPIC,
-        &[(0, position(&legacy, 0).unwrap().unwrap())],
-        &legacy,
-    )
-    .expect("catch up");
+    let done = caught_up(&log, &legacy);
     assert_eq!(done.stale, vec![0]);
 }
 
@@ -208,13 +196,7 @@ fn an_owner_with_no_rival_epoch_is_caught_up_from_its_own_epoch() {
     // The local state is at A's first batch (a crash lost nothing durable).
     let (_d, local) = store();
     owner_state(&log, &local, a, &[("x", "a1")], first);
-    let done = catch_up(
-        &log.kafka,
-        TOPIC,
-        &[(0, position(&local, 0).unwrap().unwrap())],
-        &local,
-    )
-    .expect("catch up");
+    let done = caught_up(&log, &local);
     assert!(done.stale.is_empty());
     assert_eq!(value(&local, "x").as_deref(), Some("a2"));
     assert_eq!(local.offset(INPUT, 0).unwrap(), Some(9));
